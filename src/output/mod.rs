@@ -1,12 +1,100 @@
 //! Output stage: lays rendered objects out as a [`Tree`] of files and writes it.
 //!
+//! ```text
+//! kustomization.yaml                       resources: [flux]
+//! flux/kustomization-<layer>.yaml          one Flux Kustomization per non-empty layer
+//! <layer>/kustomization.yaml               lists its component folders
+//! <layer>/<component>/kustomization.yaml   lists the files beside it
+//! <layer>/<component>/<kind>-<name>.yaml   one object per file
+//! ```
+//!
 //! Only `write.rs` touches the disk.
+
+pub mod write;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::json;
 
-/// A rendered environment: repo-relative-to-`out/<env>` path → file bytes, in path order.
+use crate::error::OutputError;
+use crate::render::{Object, Placement};
+
+/// A rendered environment: path relative to `out/<env>` → file bytes, in path order.
 ///
 /// Paths use `/` separators and never contain `..`, a root, or an empty component.
 pub type Tree = BTreeMap<Utf8PathBuf, Vec<u8>>;
+
+/// The folder of an object, relative to `out/<env>`.
+fn folder(placement: &Placement) -> Utf8PathBuf {
+    match placement {
+        Placement::Flux => Utf8PathBuf::from("flux"),
+        Placement::Component { layer, component } => Utf8PathBuf::from(format!("{layer}/{component}")),
+    }
+}
+
+/// Lays `objects` (already in output order) out as files, with a `kustomization.yaml` in every
+/// folder. `env_file` is the environment's input file, named in the generated headers.
+pub fn layout(env_file: &Utf8Path, objects: &[Object]) -> Result<Tree, OutputError> {
+    let mut tree = Tree::new();
+    let mut owners: BTreeMap<Utf8PathBuf, String> = BTreeMap::new();
+    let mut folders: BTreeMap<Utf8PathBuf, (Vec<String>, Vec<Utf8PathBuf>)> = BTreeMap::new();
+    for object in objects {
+        let dir = folder(&object.placement);
+        let name = object.file_name();
+        let path = dir.join(&name);
+        if let Some(first) = owners.insert(path.clone(), object.id()) {
+            return Err(OutputError::Duplicate {
+                path,
+                first,
+                second: object.id(),
+            });
+        }
+        let bytes = match &object.verbatim {
+            Some(v) => v.bytes.clone(),
+            None => yaml::object_file(&object.sources, &object.value)?,
+        };
+        tree.insert(path, bytes);
+        let entry = folders.entry(dir).or_default();
+        entry.0.push(name);
+        entry.1.extend(object.sources.iter().cloned());
+    }
+    // <layer>/kustomization.yaml lists component folders; the root lists flux/.
+    let mut layers: BTreeMap<Utf8PathBuf, Vec<String>> = BTreeMap::new();
+    for dir in folders.keys() {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_str().is_empty()) {
+            let child = dir
+                .file_name()
+                .expect("component folders have a name")
+                .to_string();
+            layers.entry(parent.to_owned()).or_default().push(child);
+        }
+    }
+    for (dir, (resources, sources)) in &folders {
+        tree.insert(dir.join("kustomization.yaml"), kustomization(sources, resources)?);
+    }
+    let env_sources = [env_file.to_owned()];
+    for (dir, children) in &layers {
+        tree.insert(
+            dir.join("kustomization.yaml"),
+            kustomization(&env_sources, children)?,
+        );
+    }
+    if folders.contains_key(Utf8Path::new("flux")) {
+        tree.insert(
+            Utf8PathBuf::from("kustomization.yaml"),
+            kustomization(&env_sources, &["flux".to_string()])?,
+        );
+    }
+    Ok(tree)
+}
+
+fn kustomization(sources: &[Utf8PathBuf], resources: &[String]) -> Result<Vec<u8>, OutputError> {
+    let value = json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    });
+    yaml::object_file(sources, &value)
+}

@@ -1,0 +1,52 @@
+//! Command-line interface (clap derive). Each subcommand's `///` is its help.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success, no findings, no differences
+  1  lint findings (nothing written) or differences
+  2  error: bad input, bad usage, I/O
+
+Examples:
+  hydrate build prod             render out/prod/ from environments/prod.yaml, platform/ and apps/
+  hydrate build --all -j 4       render every environment with 4 threads
+  hydrate envs                   list environments and their components
+  hydrate --root ../infra build dev";
+
+/// hydrate: a static GitOps manifest compiler. Turns environments/, platform/ and apps/ into a
+/// fully hydrated, Flux-ready out/<env>/.
+#[derive(Debug, Parser)]
+#[command(name = "hydrate", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Repository root (where environments/, platform/, apps/ and out/ are).
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub root: Utf8PathBuf,
+    /// Render with N threads (output is identical for any N).
+    #[arg(short = 'j', long = "jobs", global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render environments into out/<env>/ (lints first; writes nothing on a finding or error).
+    #[command(
+        after_help = "Examples:\n  hydrate build prod\n  hydrate build dev prod -j 1\n  hydrate build --all"
+    )]
+    Build(BuildArgs),
+    /// List environments and their components.
+    Envs,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Environments to build (file stems of environments/*.yaml).
+    #[arg(value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Build every environment.
+    #[arg(long, conflicts_with = "envs")]
+    pub all: bool,
+}

@@ -1,0 +1,45 @@
+//! `hydrate build`: compile the environments in parallel, then write them all, or nothing.
+
+use camino::Utf8Path;
+use rayon::prelude::*;
+
+use crate::cli::BuildArgs;
+use crate::error::Error;
+use crate::{Compiled, Outcome, compile, output};
+
+pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
+    let inputs = super::load_root(root)?;
+    let envs = super::select_envs(&inputs, &args.envs, args.all)?;
+    let results: Vec<Result<Compiled, Error>> = envs.par_iter().map(|env| compile(&inputs, env)).collect();
+    let mut compiled = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(c) => compiled.push(c),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(err) = Error::collect(errors) {
+        return Err(err);
+    }
+    for c in &compiled {
+        for d in &c.diagnostics {
+            eprintln!("{d}\n");
+        }
+    }
+    if compiled.iter().any(Compiled::has_errors) {
+        eprintln!("hydrate: lint errors; nothing written");
+        return Ok(Outcome::Findings);
+    }
+    let out_root = root.join("out");
+    for c in &compiled {
+        output::write::write(&c.tree, &out_root, &c.env)?;
+        eprintln!(
+            "wrote out/{}/ ({} files, {} objects)",
+            c.env,
+            c.tree.len(),
+            c.objects.len()
+        );
+    }
+    Ok(Outcome::Clean)
+}

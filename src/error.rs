@@ -1,0 +1,241 @@
+//! Errors of every stage, each naming the repo-relative file, the line and column where known,
+//! and what to do. The CLI maps any [`Error`] to exit code 2.
+
+use std::fmt;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use miette::{NamedSource, SourceSpan};
+use serde::Serialize;
+
+/// A 1-based line and column in an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A repo-relative file and, where known, a position in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Location {
+    pub file: Utf8PathBuf,
+    pub pos: Option<Pos>,
+}
+
+impl Location {
+    pub fn file(file: impl Into<Utf8PathBuf>) -> Location {
+        Location {
+            file: file.into(),
+            pos: None,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pos {
+            Some(Pos { line, column }) => write!(f, "{}:{line}:{column}", self.file),
+            None => write!(f, "{}", self.file),
+        }
+    }
+}
+
+/// Byte offset of `pos` in `text` (lines and columns count characters), clamped to the text.
+pub fn offset_of(text: &str, pos: Pos) -> usize {
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == pos.line {
+            let col = line
+                .char_indices()
+                .nth(pos.column.saturating_sub(1))
+                .map_or(line.len(), |(b, _)| b);
+            return offset + col;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
+/// A source snippet for miette, when the file's text is at hand.
+fn snippet(
+    path: &Utf8Path,
+    text: &str,
+    pos: Option<Pos>,
+) -> (Option<NamedSource<String>>, Option<SourceSpan>) {
+    match pos {
+        Some(pos) => {
+            let at = offset_of(text, pos);
+            (
+                Some(NamedSource::new(path.as_str(), text.to_string())),
+                Some(SourceSpan::from((at, 0))),
+            )
+        }
+        None => (None, None),
+    }
+}
+
+/// Reading inputs failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    #[error("cannot read `{path}`: {source}")]
+    #[diagnostic(code(hydrate::load::read))]
+    Read {
+        path: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{at}: {reason}")]
+    #[diagnostic(code(hydrate::load::yaml))]
+    Yaml {
+        at: Location,
+        reason: String,
+        #[help]
+        help: Option<String>,
+        #[source_code]
+        src: Option<NamedSource<String>>,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+    #[error("no environment `{name}` in `environments/`")]
+    #[diagnostic(code(hydrate::load::unknown_env), help("known environments: {known}"))]
+    UnknownEnv { name: String, known: String },
+    #[error("`{root}` has no `environments/*.yaml`: is it a hydrate repository?")]
+    #[diagnostic(
+        code(hydrate::load::no_envs),
+        help("run hydrate at the repository root or pass `--root DIR`")
+    )]
+    NoEnvironments { root: Utf8PathBuf },
+}
+
+impl LoadError {
+    pub fn yaml(
+        path: &Utf8Path,
+        text: &str,
+        pos: Option<Pos>,
+        reason: String,
+        help: Option<String>,
+    ) -> LoadError {
+        let (src, span) = snippet(path, text, pos);
+        LoadError::Yaml {
+            at: Location {
+                file: path.to_owned(),
+                pos,
+            },
+            reason,
+            help,
+            src,
+            span,
+        }
+    }
+}
+
+/// An input is well-formed YAML but its content is wrong (unknown variable, bad version, cycle…).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{at}: {message}")]
+#[diagnostic(code(hydrate::input))]
+pub struct InputError {
+    pub at: Location,
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    #[source_code]
+    pub src: Option<NamedSource<String>>,
+    #[label("here")]
+    pub span: Option<SourceSpan>,
+}
+
+impl InputError {
+    /// An error at `at`, with the file's `text` for a snippet when available.
+    pub fn new(at: Location, text: Option<&str>, message: impl Into<String>) -> InputError {
+        let (src, span) = match text {
+            Some(text) => snippet(&at.file, text, at.pos),
+            None => (None, None),
+        };
+        InputError {
+            at,
+            message: message.into(),
+            help: None,
+            src,
+            span,
+        }
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> InputError {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Writing `out/<env>` failed; `out/<env>` is left as it was.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum OutputError {
+    #[error("two objects would be written to `{path}`: {first} and {second}")]
+    #[diagnostic(
+        code(hydrate::output::duplicate),
+        help("rename one of them: every object of a component needs a distinct kind and name")
+    )]
+    Duplicate {
+        path: Utf8PathBuf,
+        first: String,
+        second: String,
+    },
+    #[error("refusing to write outside `out/<env>/`: `{path}`")]
+    #[diagnostic(code(hydrate::output::not_local))]
+    NotLocal { path: Utf8PathBuf },
+    #[error("cannot write `{path}`: {source}")]
+    #[diagnostic(
+        code(hydrate::output::io),
+        help("check the permissions of `out/` and the free disk space")
+    )]
+    Io {
+        path: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot serialize {what} as YAML: {reason}")]
+    #[diagnostic(code(hydrate::output::yaml))]
+    Yaml { what: String, reason: String },
+}
+
+/// Any failure of hydrate; the CLI prints it and exits with code 2.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Load(Box<LoadError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Input(Box<InputError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Output(Box<OutputError>),
+    #[error("{} errors", .0.len())]
+    #[diagnostic(code(hydrate::errors))]
+    Many(#[related] Vec<Error>),
+    #[error("{0}")]
+    #[diagnostic(code(hydrate::usage))]
+    Usage(String, #[help] Option<String>),
+}
+
+impl Error {
+    /// One error, or all of them, in input order; `None` when `errors` is empty.
+    pub fn collect(mut errors: Vec<Error>) -> Option<Error> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Many(errors)),
+        }
+    }
+}
+
+/// Stage errors box into [`Error`] to keep `Result<_, Error>` small.
+macro_rules! boxed_from {
+    ($($ty:ident => $variant:ident),*) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Error {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+boxed_from!(LoadError => Load, InputError => Input, OutputError => Output);

@@ -1,0 +1,285 @@
+//! YAML reading with positions: typed parsing through `serde_saphyr`, and a span index that maps a
+//! YAML path (`values.image.repository`, `containers[0].image`) to its line and column.
+//!
+//! Pure: works on text already read by [`super`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::error::{LoadError, Pos};
+
+/// Parser limits: generous enough for big values files and chart indexes, still bounded
+/// (serde-saphyr rejects alias bombs and duplicate keys by default).
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = budget.max_events.max(50_000_000);
+    budget.max_nodes = budget.max_nodes.max(10_000_000);
+    budget.max_documents = budget.max_documents.max(100_000);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Parses one YAML document into `T`, naming `path` and the line and column on failure.
+pub fn parse<T: DeserializeOwned>(path: &Utf8Path, text: &str) -> Result<T, LoadError> {
+    serde_saphyr::from_str_with_options(text, options()).map_err(|err| yaml_error(path, text, &err))
+}
+
+/// Parses a stream of YAML documents (`---` separated) into values.
+pub fn parse_stream(path: &Utf8Path, text: &str) -> Result<Vec<serde_json::Value>, LoadError> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(text, options())
+        .map_err(|err| yaml_error(path, text, &err))?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Turns a serde-saphyr error into a [`LoadError::Yaml`] with a "did you mean" hint for unknown keys.
+fn yaml_error(path: &Utf8Path, text: &str, err: &serde_saphyr::Error) -> LoadError {
+    let pos = err.location().map(|l| Pos {
+        line: l.line() as usize,
+        column: l.column() as usize,
+    });
+    let reason = strip_position_prefix(&err.without_snippet().to_string());
+    let help = unknown_field_hint(&reason);
+    LoadError::yaml(path, text, pos, reason, help)
+}
+
+/// `error: line 4 column 3: unknown field …` → `unknown field …` (the position is shown separately).
+fn strip_position_prefix(message: &str) -> String {
+    let message = message.trim().trim_start_matches("error: ");
+    if let Some(rest) = message.strip_prefix("line ")
+        && let Some((_, after)) = rest.split_once(": ")
+    {
+        return after.trim().to_string();
+    }
+    message.to_string()
+}
+
+/// For ``unknown field `nmae`, expected one of repo, name, version`` suggests the closest key.
+fn unknown_field_hint(reason: &str) -> Option<String> {
+    let rest = reason.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest
+        .trim_start_matches(", expected one of ")
+        .trim_start_matches(", expected ")
+        .split([','])
+        .flat_map(|s| s.split(" or "))
+        .map(|s| s.trim().trim_matches('`'))
+        .filter(|s| !s.is_empty() && !s.contains(' '))
+        .collect();
+    let best = expected
+        .iter()
+        .map(|cand| (strsim::jaro_winkler(field, cand), *cand))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, cand)| cand);
+    Some(match best {
+        Some(cand) => format!("did you mean `{cand}`? Known keys: {}", expected.join(", ")),
+        None => format!("remove `{field}`; known keys: {}", expected.join(", ")),
+    })
+}
+
+/// Where each node of a YAML document sits: YAML path → position (1-based line and column).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanIndex {
+    positions: BTreeMap<String, Pos>,
+}
+
+impl SpanIndex {
+    /// Indexes every node of `text`; an unparsable text gives an empty index (parsing reports it).
+    pub fn of(text: &str) -> SpanIndex {
+        let mut index = SpanIndex::default();
+        if let Ok(root) = serde_saphyr::from_str_with_options::<Spanned<Node>>(text, options()) {
+            index.visit(String::new(), &root);
+        }
+        index
+    }
+
+    fn visit(&mut self, path: String, node: &Spanned<Node>) {
+        let loc = node.referenced;
+        self.positions.insert(
+            path.clone(),
+            Pos {
+                line: loc.line() as usize,
+                column: loc.column() as usize,
+            },
+        );
+        match &node.value {
+            Node::Scalar => {}
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.visit(format!("{path}[{i}]"), item);
+                }
+            }
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    self.visit(child, value);
+                }
+            }
+        }
+    }
+
+    /// Position of the node at `path`, or of its nearest indexed ancestor.
+    pub fn find(&self, path: &str) -> Option<Pos> {
+        let mut path = path;
+        loop {
+            if let Some(pos) = self.positions.get(path) {
+                return Some(*pos);
+            }
+            let cut = path.rfind(['.', '['])?;
+            path = &path[..cut];
+        }
+    }
+
+    /// Position of exactly `path`, without falling back to an ancestor.
+    pub fn exact(&self, path: &str) -> Option<Pos> {
+        self.positions.get(path).copied()
+    }
+}
+
+/// A YAML node shape with child positions; scalars keep no value (the typed parse has them).
+enum Node {
+    Scalar,
+    Seq(Vec<Spanned<Node>>),
+    Map(Vec<(String, Spanned<Node>)>),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
+            items.push(item);
+        }
+        Ok(Node::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<KeyText>()? {
+            let value = map.next_value::<Spanned<Node>>()?;
+            entries.push((key.0, value));
+        }
+        Ok(Node::Map(entries))
+    }
+}
+
+/// A mapping key of any scalar type, as text.
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(KeyText(match value {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }))
+    }
+}
+
+/// A file read from the repository: its repo-relative path, its text and its span index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceFile {
+    pub path: Utf8PathBuf,
+    #[serde(skip)]
+    pub text: String,
+    #[serde(skip)]
+    pub spans: SpanIndex,
+}
+
+impl SourceFile {
+    pub fn new(path: Utf8PathBuf, text: String) -> SourceFile {
+        let spans = SpanIndex::of(&text);
+        SourceFile { path, text, spans }
+    }
+
+    /// `path:line:column` of the node at `yaml_path` (or its nearest ancestor).
+    pub fn locate(&self, yaml_path: &str) -> crate::error::Location {
+        crate::error::Location {
+            file: self.path.clone(),
+            pos: self.spans.find(yaml_path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_index_finds_nested_keys_and_list_items() {
+        let text = "a:\n  b:\n    - x\n    - image: nginx:1\nc: 1\n";
+        let idx = SpanIndex::of(text);
+        assert_eq!(idx.exact("a.b[1].image"), Some(Pos { line: 4, column: 14 }));
+        assert_eq!(idx.exact("c"), Some(Pos { line: 5, column: 4 }));
+        assert_eq!(idx.find("a.b[1].image.deeper"), Some(Pos { line: 4, column: 14 }));
+    }
+
+    #[test]
+    fn unknown_field_gets_a_did_you_mean() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Chart {
+            repo: String,
+            name: String,
+        }
+        let err = parse::<Chart>(Utf8Path::new("x.yaml"), "repo: a\nnmae: b\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("x.yaml:2:1"), "{text}");
+        let LoadError::Yaml { help, .. } = err else {
+            panic!("not a YAML error")
+        };
+        assert_eq!(
+            help.as_deref().unwrap_or("").split('?').next(),
+            Some("did you mean `name`")
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_position() {
+        let err = parse::<serde_json::Value>(Utf8Path::new("d.yaml"), "a: 1\na: 2\n").unwrap_err();
+        assert!(err.to_string().contains("d.yaml:2:1"), "{err}");
+    }
+}

@@ -1,0 +1,131 @@
+//! Model stage: the inputs of one environment, resolved. Overrides are merged, strings
+//! interpolated and every value validated; nothing here reads the disk.
+
+pub mod input;
+pub mod interpolate;
+pub mod merge;
+pub mod resolve;
+
+use std::collections::BTreeMap;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+
+pub use input::*;
+pub use resolve::resolve;
+
+use crate::error::Location;
+use crate::load::{Origin, SourceFile};
+
+/// One environment, resolved: the input of the render stage.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub env: Env,
+    /// Enabled components, in (layer, name) order.
+    pub components: Vec<Component>,
+    /// `secrets/<env>/**` of this environment: repo-relative path → bytes.
+    pub secrets: BTreeMap<Utf8PathBuf, Vec<u8>>,
+}
+
+/// An environment file, parsed and interpolated.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub name: String,
+    pub file: SourceFile,
+    pub spec: EnvFile,
+}
+
+/// A component, resolved for one environment.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub origin: Origin,
+    /// Repo-relative folder, e.g. `apps/n8n`.
+    pub dir: Utf8PathBuf,
+    pub file: SourceFile,
+    /// Other files of the folder: repo-relative path → text.
+    pub files: BTreeMap<Utf8PathBuf, String>,
+    pub namespace: String,
+    pub layer: Layer,
+    /// The component file, interpolated (generator inputs are read from here).
+    pub spec: ComponentFile,
+    /// The chart with the environment's version override applied.
+    pub chart: Option<ResolvedChart>,
+    /// `values`, then `envs.<env>.values`, then the environment's `components.<name>.values`.
+    pub values: Value,
+    /// Where each layer of `values` came from, lowest precedence first.
+    pub value_sources: Vec<ValueSource>,
+    /// Fully qualified host names.
+    pub hosts: Vec<String>,
+}
+
+/// A chart reference with the version this environment uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedChart {
+    pub repo: String,
+    pub name: String,
+    pub version: String,
+    pub subcharts: Vec<String>,
+    /// Where `version` was written.
+    pub version_at: Location,
+    /// `Some(env)` when the version comes from an environment override.
+    pub overridden_in: Option<String>,
+}
+
+impl ResolvedChart {
+    pub fn is_oci(&self) -> bool {
+        self.repo.to_ascii_lowercase().starts_with("oci://")
+    }
+}
+
+/// One layer of merged values: a file and the YAML path of the values in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueSource {
+    pub file: Utf8PathBuf,
+    pub prefix: String,
+}
+
+impl Model {
+    /// The component named `name`, if enabled.
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// The input file at repo-relative `path` (the environment's or a component's).
+    pub fn source(&self, path: &Utf8Path) -> Option<&SourceFile> {
+        if self.env.file.path == path {
+            return Some(&self.env.file);
+        }
+        self.components
+            .iter()
+            .find(|c| c.file.path == path)
+            .map(|c| &c.file)
+    }
+
+    /// The input position that set `values.<path>` of `component`: the highest-precedence layer
+    /// that has the key, or the nearest ancestor in the component file.
+    pub fn locate_value(&self, component: &Component, path: &str) -> Location {
+        for source in component.value_sources.iter().rev() {
+            let full = join_path(&source.prefix, path);
+            if let Some(file) = self.source(&source.file)
+                && let Some(pos) = file.spans.exact(&full)
+            {
+                return Location {
+                    file: file.path.clone(),
+                    pos: Some(pos),
+                };
+            }
+        }
+        component.file.locate(&join_path("values", path))
+    }
+}
+
+/// `a.b` + `c` → `a.b.c`; `a` + `[0].x` → `a[0].x`.
+pub fn join_path(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (_, true) => prefix.to_string(),
+        _ if path.starts_with('[') => format!("{prefix}{path}"),
+        _ => format!("{prefix}.{path}"),
+    }
+}

@@ -1,0 +1,67 @@
+//! The Flux side: one `Kustomization` (kustomize.toolkit.fluxcd.io/v1) per non-empty layer,
+//! applying `./out/<env>/<layer>` from the environment's GitRepository, each after the previous
+//! layer, with SOPS decryption through the `sops-age` Secret.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::{Object, Placement};
+use crate::model::{Layer, Model};
+
+const INTERVAL: &str = "10m";
+const TIMEOUT: &str = "10m";
+
+/// The Kustomizations of the layers that have objects.
+pub fn render(model: &Model, objects: &[Object]) -> Vec<Object> {
+    let used: BTreeSet<Layer> = objects
+        .iter()
+        .filter_map(|o| match &o.placement {
+            Placement::Component { layer, .. } => Some(*layer),
+            Placement::Flux => None,
+        })
+        .collect();
+    let mut previous: Option<Layer> = None;
+    let mut out = Vec::new();
+    for layer in Layer::ALL.into_iter().filter(|l| used.contains(l)) {
+        out.push(Object {
+            placement: Placement::Flux,
+            sources: vec![model.env.file.path.clone()],
+            value: kustomization(model, layer, previous),
+            verbatim: None,
+        });
+        previous = Some(layer);
+    }
+    out
+}
+
+fn kustomization(model: &Model, layer: Layer, previous: Option<Layer>) -> Value {
+    let flux = &model.env.spec.flux;
+    let mut spec = serde_json::Map::new();
+    if let Some(previous) = previous {
+        spec.insert("dependsOn".into(), json!([{ "name": previous.as_str() }]));
+    }
+    spec.insert("interval".into(), json!(INTERVAL));
+    spec.insert("retryInterval".into(), json!("2m"));
+    spec.insert("timeout".into(), json!(TIMEOUT));
+    spec.insert(
+        "path".into(),
+        json!(format!("./out/{}/{}", model.env.name, layer)),
+    );
+    spec.insert("prune".into(), json!(true));
+    spec.insert("wait".into(), json!(true));
+    spec.insert(
+        "sourceRef".into(),
+        json!({ "kind": "GitRepository", "name": flux.name, "namespace": flux.namespace }),
+    );
+    spec.insert(
+        "decryption".into(),
+        json!({ "provider": "sops", "secretRef": { "name": "sops-age" } }),
+    );
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": { "name": layer.as_str(), "namespace": flux.namespace },
+        "spec": spec,
+    })
+}

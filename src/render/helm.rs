@@ -1,0 +1,128 @@
+//! Helm charts as Flux objects: a `HelmRepository` (https) or `OCIRepository` (oci) source and a
+//! `HelmRelease` with the exact chart version and the fully merged values inline.
+
+use serde_json::{Value, json};
+
+use super::{Object, Output};
+use crate::error::{Error, InputError};
+use crate::model::{Component, Model, ResolvedChart};
+
+/// How often Flux looks at the source and reconciles the release.
+const SOURCE_INTERVAL: &str = "12h";
+const RELEASE_INTERVAL: &str = "30m";
+
+pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+    let Some(chart) = &component.chart else {
+        return Ok(Output::default());
+    };
+    let version = exact_version(model, component, chart)?;
+    let sources = vec![component.file.path.clone(), model.env.file.path.clone()];
+    let source = if chart.is_oci() {
+        oci_repository(component, chart, &version)
+    } else {
+        helm_repository(component, chart)
+    };
+    let release = helm_release(model, component, chart, &version);
+    Ok(Output::objects(vec![
+        Object::new(component.layer, &component.name, sources.clone(), source),
+        Object::new(component.layer, &component.name, sources, release),
+    ]))
+}
+
+/// The chart version, which must be exact: constraints are resolved by `hydrate lock`.
+fn exact_version(model: &Model, component: &Component, chart: &ResolvedChart) -> Result<String, Error> {
+    let version = chart.version.trim_start_matches('v');
+    if semver::Version::parse(version).is_ok() {
+        return Ok(chart.version.clone());
+    }
+    let text = model.source(&chart.version_at.file).map(|f| f.text.as_str());
+    Err(InputError::new(
+        chart.version_at.clone(),
+        text,
+        format!(
+            "chart version `{}` of component `{}` is not an exact version",
+            chart.version, component.name
+        ),
+    )
+    .with_help("write an exact semver version such as `41.3.0`")
+    .into())
+}
+
+fn helm_repository(component: &Component, chart: &ResolvedChart) -> Value {
+    json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": { "name": component.name, "namespace": component.namespace },
+        "spec": { "interval": SOURCE_INTERVAL, "url": chart.repo },
+    })
+}
+
+fn oci_repository(component: &Component, chart: &ResolvedChart, version: &str) -> Value {
+    json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "OCIRepository",
+        "metadata": { "name": component.name, "namespace": component.namespace },
+        "spec": {
+            "interval": SOURCE_INTERVAL,
+            "url": format!("{}/{}", chart.repo, chart.name),
+            "ref": { "tag": version },
+            "layerSelector": {
+                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "operation": "copy",
+            },
+        },
+    })
+}
+
+fn helm_release(model: &Model, component: &Component, chart: &ResolvedChart, version: &str) -> Value {
+    let mut spec = serde_json::Map::new();
+    spec.insert("interval".into(), json!(RELEASE_INTERVAL));
+    spec.insert("releaseName".into(), json!(component.name));
+    if chart.is_oci() {
+        spec.insert(
+            "chartRef".into(),
+            json!({ "kind": "OCIRepository", "name": component.name }),
+        );
+    } else {
+        spec.insert(
+            "chart".into(),
+            json!({ "spec": {
+                "chart": chart.name,
+                "version": version,
+                "sourceRef": { "kind": "HelmRepository", "name": component.name },
+                "interval": SOURCE_INTERVAL,
+            }}),
+        );
+    }
+    let depends_on = release_dependencies(model, component);
+    if !depends_on.is_empty() {
+        spec.insert("dependsOn".into(), Value::Array(depends_on));
+    }
+    spec.insert(
+        "install".into(),
+        json!({ "crds": "CreateReplace", "remediation": { "retries": 3 } }),
+    );
+    spec.insert(
+        "upgrade".into(),
+        json!({ "crds": "CreateReplace", "remediation": { "retries": 3, "remediateLastFailure": true } }),
+    );
+    spec.insert("values".into(), component.values.clone());
+    json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": { "name": component.name, "namespace": component.namespace },
+        "spec": spec,
+    })
+}
+
+/// `dependsOn` entries for the component's dependencies that are Helm releases too.
+fn release_dependencies(model: &Model, component: &Component) -> Vec<Value> {
+    component
+        .spec
+        .depends_on
+        .iter()
+        .filter_map(|name| model.component(name))
+        .filter(|dep| dep.chart.is_some())
+        .map(|dep| json!({ "name": dep.name, "namespace": dep.namespace }))
+        .collect()
+}

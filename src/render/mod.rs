@@ -1,0 +1,96 @@
+//! Render stage: turns a [`Model`] into Kubernetes and Flux objects. Pure: no disk, no network.
+//!
+//! Each generator is a function of one file, run for every component, in parallel; results are
+//! collected in component order, so the object list is the same for any thread count.
+
+pub mod flux;
+pub mod helm;
+pub mod manifests;
+pub mod namespace;
+pub mod object;
+pub mod secrets;
+
+use rayon::prelude::*;
+
+use crate::diag::Diagnostic;
+use crate::error::Error;
+use crate::model::{Component, Model};
+pub use object::{Object, Placement};
+
+/// What rendering one environment gives: objects in a stable order, plus warnings.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub objects: Vec<Object>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A generator's output for one component.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub objects: Vec<Object>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Output {
+    pub fn objects(objects: Vec<Object>) -> Output {
+        Output {
+            objects,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A generator: one component in, its share of the objects out.
+pub type Generator = fn(&Model, &Component) -> Result<Output, Error>;
+
+/// Every generator, in the order their objects are listed.
+const GENERATORS: &[Generator] = &[
+    namespace::render,
+    helm::render,
+    manifests::render,
+    secrets::render,
+];
+
+/// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
+pub fn render(model: &Model) -> Result<Rendered, Error> {
+    let results: Vec<Result<Output, Error>> = model
+        .components
+        .par_iter()
+        .map(|component| render_component(model, component))
+        .collect();
+    let mut rendered = Rendered::default();
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(out) => {
+                rendered.objects.extend(out.objects);
+                rendered.warnings.extend(out.warnings);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(err) = Error::collect(errors) {
+        return Err(err);
+    }
+    rendered.objects.extend(flux::render(model, &rendered.objects));
+    rendered.objects.sort_by(Object::order);
+    Ok(rendered)
+}
+
+fn render_component(model: &Model, component: &Component) -> Result<Output, Error> {
+    let mut out = Output::default();
+    let mut errors = Vec::new();
+    for generator in GENERATORS {
+        match generator(model, component) {
+            Ok(part) => {
+                out.objects.extend(part.objects);
+                out.warnings.extend(part.warnings);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match Error::collect(errors) {
+        Some(err) => Err(err),
+        None => Ok(out),
+    }
+}
