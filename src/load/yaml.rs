@@ -50,7 +50,10 @@ fn yaml_error(path: &Utf8Path, text: &str, err: &serde_saphyr::Error) -> LoadErr
 
 /// `error: line 4 column 3: unknown field …` → `unknown field …` (the position is shown separately).
 fn strip_position_prefix(message: &str) -> String {
-    let message = message.trim().trim_start_matches("error: ");
+    let mut message = message.trim().trim_start_matches("error: ");
+    if let Some(cut) = message.rfind(" at line ") {
+        message = &message[..cut];
+    }
     if let Some(rest) = message.strip_prefix("line ")
         && let Some((_, after)) = rest.split_once(": ")
     {

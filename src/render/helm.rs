@@ -106,13 +106,21 @@ fn helm_release(model: &Model, component: &Component, chart: &ResolvedChart, ver
         "upgrade".into(),
         json!({ "crds": "CreateReplace", "remediation": { "retries": 3, "remediateLastFailure": true } }),
     );
-    spec.insert("values".into(), component.values.clone());
+    spec.insert("values".into(), release_values(model, component));
     json!({
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": { "name": component.name, "namespace": component.namespace },
         "spec": spec,
     })
+}
+
+/// The values a typed generator derives from the environment, under the component's own values
+/// (which win, key by key).
+fn release_values(model: &Model, component: &Component) -> Value {
+    let mut values = super::generated_values(model, component);
+    crate::model::merge::deep_merge(&mut values, &component.values);
+    values
 }
 
 /// `dependsOn` entries for the component's dependencies that are Helm releases too.

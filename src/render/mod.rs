@@ -77,6 +77,14 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
     Ok(rendered)
 }
 
+/// Chart values that a component's typed generator derives from the environment (hosts, domain,
+/// backup target…); the component's own `values` are merged over them.
+pub fn generated_values(_model: &Model, component: &Component) -> serde_json::Value {
+    match component.spec.generator {
+        _ => serde_json::Value::Object(Default::default()),
+    }
+}
+
 fn render_component(model: &Model, component: &Component) -> Result<Output, Error> {
     let mut out = Output::default();
     let mut errors = Vec::new();
