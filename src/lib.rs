@@ -2,4 +2,6 @@
 //!
 //! The pipeline reads top to bottom: load → resolve → render → lint → write / diff.
 
+pub mod diff;
+pub mod git;
 pub mod output;
