@@ -1033,3 +1033,64 @@ fn changed_since_lists_committed_staged_and_untracked_paths() {
     .collect();
     assert_eq!(got, want);
 }
+
+// ---------------------------------------------------------------- workflows
+
+/// Every `uses:` in a workflow, at any depth.
+fn uses_of(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("uses", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => uses_of(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| uses_of(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn workflows_are_valid_yaml_and_pin_maintained_actions_by_version() {
+    const MAINTAINED: &[&str] = &[
+        "actions/checkout",
+        "actions/github-script",
+        "dtolnay/rust-toolchain",
+        "Swatinem/rust-cache",
+    ];
+    let dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows");
+    for name in ["ci.yml", "pr-diff.yml"] {
+        let text = fs_err::read_to_string(dir.join(name)).unwrap();
+        let wf: serde_json::Value =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            wf.get("on").is_some() && wf.get("jobs").is_some(),
+            "{name}: no `on` or `jobs`"
+        );
+        let mut uses = Vec::new();
+        uses_of(&wf, &mut uses);
+        assert!(!uses.is_empty(), "{name}");
+        for u in uses {
+            let (action, version) = u
+                .split_once('@')
+                .unwrap_or_else(|| panic!("{name}: `{u}` is not pinned"));
+            assert!(
+                MAINTAINED.contains(&action),
+                "{name}: `{action}` is not on the maintained list"
+            );
+            let v = version.trim_start_matches('v');
+            assert!(
+                v.split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())),
+                "{name}: `{u}` is not pinned to a version"
+            );
+        }
+    }
+    let pr = fs_err::read_to_string(dir.join("pr-diff.yml")).unwrap();
+    assert!(
+        pr.contains("--format markdown") && pr.contains(diff::MARKER),
+        "pr-diff.yml finds its comment by the marker"
+    );
+}
