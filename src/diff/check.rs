@@ -156,7 +156,7 @@ pub fn run<E: From<DiffError>>(
         let fresh = render(env)?;
         reports.push((env.clone(), compare(&committed, &fresh)));
     }
-    let orphans: Vec<String> = if all {
+    let orphans: Vec<String> = if all && !known.is_empty() {
         let on_record = match &repo {
             Some(repo) => git::out_envs_at(repo, CHECK_REV).map_err(head_err)?,
             None => git::out_envs_in_worktree(root).map_err(DiffError::from)?,

@@ -319,8 +319,10 @@ struct Side<'t> {
 
 /// Compares two trees of one environment: `old` (committed) against `new` (fresh render).
 pub fn diff(old: &Tree, new: &Tree) -> Report {
-    let (old_objs, old_files) = split(old);
-    let (new_objs, new_files) = split(new);
+    // Files with the same bytes at the same path cannot be part of a change: skip parsing them.
+    let same = |(p, b): &(&Utf8PathBuf, &Vec<u8>), other: &Tree| other.get(*p) == Some(*b);
+    let (old_objs, old_files) = split(old.iter().filter(|e| !same(e, new)));
+    let (new_objs, new_files) = split(new.iter().filter(|e| !same(e, old)));
     let mut objects = Vec::new();
     let ids: std::collections::BTreeSet<&ObjectId> =
         old_objs.keys().chain(new_objs.keys()).collect();
@@ -364,10 +366,15 @@ pub fn diff(old: &Tree, new: &Tree) -> Report {
 ///
 /// A file whose identity was already taken by an earlier path is kept as a plain file.
 #[allow(clippy::type_complexity)]
-fn split(tree: &Tree) -> (BTreeMap<ObjectId, Side<'_>>, BTreeMap<&Utf8Path, &[u8]>) {
+fn split<'t>(
+    entries: impl Iterator<Item = (&'t Utf8PathBuf, &'t Vec<u8>)>,
+) -> (
+    BTreeMap<ObjectId, Side<'t>>,
+    BTreeMap<&'t Utf8Path, &'t [u8]>,
+) {
     let mut objs = BTreeMap::new();
     let mut files = BTreeMap::new();
-    for (path, bytes) in tree {
+    for (path, bytes) in entries {
         match objects::parse(path, bytes) {
             Some(parsed) if !objs.contains_key(&parsed.id) => {
                 objs.insert(
@@ -547,6 +554,7 @@ pub fn out_dir(env: &str) -> Utf8PathBuf {
 ///
 /// `known` lists the environments in `environments/`; with `--all`, folders under `out/` that no
 /// environment renders any more are compared with an empty tree (all their objects removed).
+/// With an empty `known`, names are not checked and no folder counts as left over.
 /// Returns the text to print and the exit status (0 no differences, 1 differences); errors map
 /// to exit status 2.
 pub fn run<E: From<DiffError>>(
@@ -566,7 +574,7 @@ pub fn run<E: From<DiffError>>(
             _ => Ok(git::worktree_tree(root, &out_dir(env))?),
         }
     };
-    let orphans: Vec<String> = if args.all {
+    let orphans: Vec<String> = if args.all && !known.is_empty() {
         let on_record = match (&repo, &args.base) {
             (Some(repo), Some(rev)) => git::out_envs_at(repo, rev).map_err(DiffError::from)?,
             _ => git::out_envs_in_worktree(root).map_err(DiffError::from)?,

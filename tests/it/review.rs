@@ -26,7 +26,8 @@ fn hermetic_git() {
             git2::ConfigLevel::XDG,
             git2::ConfigLevel::System,
         ] {
-            // SAFETY: called once, before any repository is opened in this process.
+            // SAFETY: libgit2 reads these paths when it loads a config; this runs once, before
+            // any repository of these tests is opened.
             unsafe { git2::opts::set_search_path(level, path.as_os_str()) }
                 .expect("set search path");
         }
