@@ -12,7 +12,10 @@ Exit codes:
 Examples:
   hydrate build prod             render out/prod/ from environments/prod.yaml, platform/ and apps/
   hydrate build --all -j 4       render every environment with 4 threads
+  hydrate build --changed-since origin/main   only the environments whose inputs changed
   hydrate envs                   list environments and their components
+  hydrate diff prod --base HEAD  what a render would change, object by object
+  hydrate check --all            exit 1 when the committed out/ is stale
   hydrate --root ../infra build dev";
 
 /// hydrate: a static GitOps manifest compiler. Turns environments/, platform/ and apps/ into a
@@ -39,6 +42,15 @@ pub enum Command {
     Build(BuildArgs),
     /// List environments and their components.
     Envs,
+    /// Compare a fresh render with `out/<env>` as committed at a revision (or the working tree),
+    /// object by object; secrets are never shown.
+    #[command(
+        after_help = "Examples:\n  hydrate diff prod\n  hydrate diff --all --base origin/main --format markdown"
+    )]
+    Diff(crate::diff::DiffArgs),
+    /// CI gate: fail when the committed `out/` differs from a fresh render.
+    #[command(after_help = "Examples:\n  hydrate check --all\n  hydrate check prod --worktree")]
+    Check(crate::diff::check::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,4 +61,8 @@ pub struct BuildArgs {
     /// Build every environment.
     #[arg(long, conflicts_with = "envs")]
     pub all: bool,
+    /// Only the environments (of those named, or all) whose inputs changed since REF
+    /// (committed, staged, unstaged or untracked).
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }

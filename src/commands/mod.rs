@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod envs;
+pub mod review;
 
 use camino::Utf8Path;
 
@@ -14,6 +15,8 @@ pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     match &cli.command {
         Command::Build(args) => build::run(&cli.root, args),
         Command::Envs => envs::run(&cli.root),
+        Command::Diff(args) => review::diff(&cli.root, args),
+        Command::Check(args) => review::check(&cli.root, args),
     }
 }
 

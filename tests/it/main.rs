@@ -6,5 +6,6 @@ mod cli;
 mod determinism;
 mod golden;
 mod kustomize;
+mod review;
 mod safety;
 mod schema;
