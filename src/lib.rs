@@ -3,3 +3,4 @@
 //! The pipeline reads top to bottom: load → resolve → render → lint → write / diff.
 
 pub mod output;
+pub mod secrets;
