@@ -260,7 +260,7 @@ mod tests {
     fn wrap_unwrap_round_trip() {
         let generated = generate();
         let ids = AgeIdentities::parse(&generated.file_text).unwrap();
-        assert_eq!(ids.recipients(), [generated.recipient.clone()]);
+        assert_eq!(ids.recipients(), std::slice::from_ref(&generated.recipient));
         let key = DataKey::generate();
         let recipient = parse_recipient(&generated.recipient).unwrap();
         let enc = wrap(&key, &recipient);
@@ -288,8 +288,18 @@ mod tests {
 
     #[test]
     fn recipients_other_than_x25519_are_named() {
-        assert!(parse_recipient("age1pq1xyz").unwrap_err().0.contains("post-quantum"));
-        assert!(parse_recipient("ssh-ed25519 AAAA").unwrap_err().0.contains("SSH"));
+        assert!(
+            parse_recipient("age1pq1xyz")
+                .unwrap_err()
+                .0
+                .contains("post-quantum")
+        );
+        assert!(
+            parse_recipient("ssh-ed25519 AAAA")
+                .unwrap_err()
+                .0
+                .contains("SSH")
+        );
         assert!(parse_recipient("nope").is_err());
     }
 }

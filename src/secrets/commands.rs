@@ -256,9 +256,7 @@ fn seal_cmd(
         return Err(SecretsError::Exists { path: rel });
     }
     let policy = load_policy(root)?.ok_or(SecretsError::NoPolicy)?;
-    let rule = policy
-        .recipients_for(&rel)
-        .map_err(|e| policy_error(&e))?;
+    let rule = policy.recipients_for(&rel).map_err(|e| policy_error(&e))?;
     let values = read_values(args, session)?;
     let spec = SecretSpec {
         name: &args.name,
@@ -350,12 +348,12 @@ fn read_values(
     Ok(values)
 }
 
+/// A key and its plaintext value (wiped on drop).
+type KeyedValue = (String, Zeroizing<Vec<u8>>);
+
 /// Parses `KEY=VALUE` lines: blank lines and `#` comments skipped, the value is everything
 /// after the first `=` up to the end of the line (no quoting or escapes), `\r\n` accepted.
-fn parse_value_lines(
-    source_name: &str,
-    bytes: &[u8],
-) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, SecretsError> {
+fn parse_value_lines(source_name: &str, bytes: &[u8]) -> Result<Vec<KeyedValue>, SecretsError> {
     let mut out = Vec::new();
     for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -391,8 +389,7 @@ fn write_atomic(root: &Utf8Path, rel: &Utf8Path, text: &str) -> Result<(), Secre
         .map_err(io_err(rel))?;
     temp.write_all(text.as_bytes()).map_err(io_err(rel))?;
     temp.as_file().sync_all().map_err(io_err(rel))?;
-    temp.persist(&target)
-        .map_err(|e| io_err(rel)(e.error))?;
+    temp.persist(&target).map_err(|e| io_err(rel)(e.error))?;
     Ok(())
 }
 
@@ -410,7 +407,8 @@ fn check_segment(what: &'static str, value: &str) -> Result<(), SecretsError> {
         Err(SecretsError::InvalidName {
             what,
             value: value.to_owned(),
-            reason: "use lowercase letters, digits, `-`, `_` or `.`, not starting with `.`".to_owned(),
+            reason: "use lowercase letters, digits, `-`, `_` or `.`, not starting with `.`"
+                .to_owned(),
             help: format!("name the {what} as its folder is named"),
         })
     }
@@ -420,7 +418,9 @@ fn check_segment(what: &'static str, value: &str) -> Result<(), SecretsError> {
 fn check_dns_name(what: &'static str, value: &str) -> Result<(), SecretsError> {
     let ok = !value.is_empty()
         && value.len() <= 253
-        && value.split('.').all(|label| dns_label_ok(label) && label.len() <= 63);
+        && value
+            .split('.')
+            .all(|label| dns_label_ok(label) && label.len() <= 63);
     if ok {
         Ok(())
     } else {
@@ -442,7 +442,9 @@ fn check_dns_label(what: &'static str, value: &str) -> Result<(), SecretsError> 
             what,
             value: value.to_owned(),
             reason: "not a DNS-1123 label".to_owned(),
-            help: "use lowercase letters, digits and `-`, starting and ending with a letter or digit".to_owned(),
+            help:
+                "use lowercase letters, digits and `-`, starting and ending with a letter or digit"
+                    .to_owned(),
         })
     }
 }
@@ -482,7 +484,9 @@ fn seal_error(rel: &Utf8Path, e: SealError) -> SecretsError {
             0,
             0,
             m,
-            format!("set the rule's `encrypted_regex` in `{POLICY_FILE}` to `^(data|stringData)$` (or remove it)"),
+            format!(
+                "set the rule's `encrypted_regex` in `{POLICY_FILE}` to `^(data|stringData)$` (or remove it)"
+            ),
         ),
         SealError::SelfCheck(m) => (
             0,
@@ -492,9 +496,10 @@ fn seal_error(rel: &Utf8Path, e: SealError) -> SecretsError {
         ),
         SealError::Document(problems) => {
             let first = problems.into_iter().next();
-            first.map_or((0, 0, "cannot read the file".to_owned(), String::new()), |p| {
-                (p.pos.line, p.pos.column, p.message, p.help)
-            })
+            first.map_or(
+                (0, 0, "cannot read the file".to_owned(), String::new()),
+                |p| (p.pos.line, p.pos.column, p.message, p.help),
+            )
         }
     };
     SecretsError::Seal {
@@ -594,7 +599,12 @@ fn list_secret_files(root: &Utf8Path, envs: &[String]) -> Result<Vec<SecretFile>
             .and_then(|p| Utf8Path::from_path(p))
             .map(|p| {
                 // Always `/`-separated: `.sops.yaml` regexes are written that way.
-                Utf8PathBuf::from(p.components().map(|c| c.as_str()).collect::<Vec<_>>().join("/"))
+                Utf8PathBuf::from(
+                    p.components()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                )
             })
         else {
             continue;
@@ -745,7 +755,8 @@ fn rotate_cmd(
     for env in &args.envs {
         check_segment("environment", env)?;
     }
-    let identity = load_identity(args.identity.as_ref(), session)?.ok_or(SecretsError::NoIdentity)?;
+    let identity =
+        load_identity(args.identity.as_ref(), session)?.ok_or(SecretsError::NoIdentity)?;
     let policy = load_policy(root)?.ok_or(SecretsError::NoPolicy)?;
     let lastmodified = crypto::rfc3339_utc(session.now_unix);
     let mut failures = 0;
@@ -753,7 +764,14 @@ fn rotate_cmd(
         if !file.layout_ok {
             continue;
         }
-        let result = rotate_one(root, &file.rel, &policy, &identity, args.rekey, &lastmodified);
+        let result = rotate_one(
+            root,
+            &file.rel,
+            &policy,
+            &identity,
+            args.rekey,
+            &lastmodified,
+        );
         match result {
             Ok(true) => say(session.stdout, &format!("rotated `{}`\n", file.rel)),
             Ok(false) => say(session.stdout, &format!("up to date `{}`\n", file.rel)),
@@ -801,10 +819,8 @@ mod tests {
     #[test]
     fn value_lines() {
         let parsed = parse_value_lines("x", b"# c\n\nA=1\r\nB=x=y\nC=\n").unwrap();
-        let got: Vec<(String, Vec<u8>)> = parsed
-            .into_iter()
-            .map(|(k, v)| (k, v.to_vec()))
-            .collect();
+        let got: Vec<(String, Vec<u8>)> =
+            parsed.into_iter().map(|(k, v)| (k, v.to_vec())).collect();
         assert_eq!(
             got,
             vec![

@@ -232,22 +232,14 @@ pub fn decrypt(
     aad: &str,
 ) -> Result<Zeroizing<Vec<u8>>, aes_gcm::Error> {
     let mut buffer = Zeroizing::new(value.data.clone());
-    let iv: &[u8; IV_LEN] = value
-        .iv
-        .as_slice()
-        .try_into()
-        .map_err(|_| aes_gcm::Error)?;
+    let iv: &[u8; IV_LEN] = value.iv.as_slice().try_into().map_err(|_| aes_gcm::Error)?;
     let tag: &[u8; TAG_LEN] = value
         .tag
         .as_slice()
         .try_into()
         .map_err(|_| aes_gcm::Error)?;
-    key.cipher().decrypt_in_place_detached(
-        iv.into(),
-        aad.as_bytes(),
-        &mut buffer,
-        tag.into(),
-    )?;
+    key.cipher()
+        .decrypt_in_place_detached(iv.into(), aad.as_bytes(), &mut buffer, tag.into())?;
     Ok(buffer)
 }
 
@@ -261,7 +253,10 @@ pub fn plaintext_of(value: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
         Value::Int(i) => (i.to_string(), ValueType::Int),
         Value::UInt(u) => (u.to_string(), ValueType::Int),
         Value::Float(f) => (go_format_float(*f), ValueType::Float),
-        Value::Bool(b) => (if *b { "True" } else { "False" }.to_owned(), ValueType::Bool),
+        Value::Bool(b) => (
+            if *b { "True" } else { "False" }.to_owned(),
+            ValueType::Bool,
+        ),
         Value::Null | Value::Seq(_) | Value::Map(_) => return None,
     };
     Some((Zeroizing::new(text.into_bytes()), ty))
@@ -461,10 +456,7 @@ impl CompiledRules {
 }
 
 /// Visits every leaf (non-null scalar) of a tree in document order with its key path.
-pub fn walk_leaves<'a>(
-    tree: &'a [(String, Node)],
-    visit: &mut dyn FnMut(&[&'a str], &'a Node),
-) {
+pub fn walk_leaves<'a>(tree: &'a [(String, Node)], visit: &mut dyn FnMut(&[&'a str], &'a Node)) {
     let mut path = Vec::new();
     for (key, node) in tree {
         path.push(key.as_str());
@@ -473,7 +465,11 @@ pub fn walk_leaves<'a>(
     }
 }
 
-fn walk_node<'a>(node: &'a Node, path: &mut Vec<&'a str>, visit: &mut dyn FnMut(&[&'a str], &'a Node)) {
+fn walk_node<'a>(
+    node: &'a Node,
+    path: &mut Vec<&'a str>,
+    visit: &mut dyn FnMut(&[&'a str], &'a Node),
+) {
     match &node.value {
         Value::Map(entries) => {
             for (key, child) in entries {
@@ -492,13 +488,16 @@ fn walk_node<'a>(node: &'a Node, path: &mut Vec<&'a str>, visit: &mut dyn FnMut(
     }
 }
 
+/// A visitor of mutable leaves: gets the key path and the leaf.
+pub type LeafVisitorMut<'v, E> = dyn FnMut(&[String], &mut Node) -> Result<(), E> + 'v;
+
 /// Visits every leaf mutably in document order with its key path.
 ///
 /// # Errors
 /// The first error `visit` returns.
 pub fn walk_leaves_mut<E>(
     tree: &mut [(String, Node)],
-    visit: &mut dyn FnMut(&[String], &mut Node) -> Result<(), E>,
+    visit: &mut LeafVisitorMut<'_, E>,
 ) -> Result<(), E> {
     let mut path = Vec::new();
     for (key, node) in tree.iter_mut() {
@@ -512,7 +511,7 @@ pub fn walk_leaves_mut<E>(
 fn walk_node_mut<E>(
     node: &mut Node,
     path: &mut Vec<String>,
-    visit: &mut dyn FnMut(&[String], &mut Node) -> Result<(), E>,
+    visit: &mut LeafVisitorMut<'_, E>,
 ) -> Result<(), E> {
     match &mut node.value {
         Value::Map(entries) => {
@@ -540,7 +539,10 @@ fn walk_node_mut<E>(
 #[must_use]
 pub fn normalize_rfc3339(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
     let shape_ok = b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'
@@ -631,9 +633,11 @@ mod tests {
     #[test]
     fn malformed_values_are_named() {
         assert!(EncryptedValue::parse("plain").is_err());
-        assert!(EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]")
-            .unwrap_err()
-            .contains("IV"));
+        assert!(
+            EncryptedValue::parse("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]")
+                .unwrap_err()
+                .contains("IV")
+        );
         assert!(
             EncryptedValue::parse("ENC[AES256_GCM,data:!!,iv:AA==,tag:AA==,type:str]")
                 .unwrap_err()
@@ -671,11 +675,17 @@ mod tests {
         assert_eq!(go_format_float(1e21), "1000000000000000000000");
         assert_eq!(go_format_float(f64::INFINITY), "+Inf");
         assert_eq!(
-            typed_mac_bytes(b"true", ValueType::Bool).unwrap().unwrap().as_slice(),
+            typed_mac_bytes(b"true", ValueType::Bool)
+                .unwrap()
+                .unwrap()
+                .as_slice(),
             b"True"
         );
         assert_eq!(
-            typed_mac_bytes(b"007", ValueType::Int).unwrap().unwrap().as_slice(),
+            typed_mac_bytes(b"007", ValueType::Int)
+                .unwrap()
+                .unwrap()
+                .as_slice(),
             b"7"
         );
     }

@@ -32,7 +32,7 @@ pub mod verify;
 use camino::Utf8PathBuf;
 
 pub use age_keys::AgeIdentities;
-pub use commands::{SecretCommand, env_recipients, run, run_with, verify_repo, Session};
+pub use commands::{SecretCommand, Session, env_recipients, run, run_with, verify_repo};
 pub use policy::Policy;
 pub use verify::{Finding, decrypt_document, verify_file};
 
@@ -55,7 +55,9 @@ pub enum SecretsError {
     #[error("no `.sops.yaml` at the repo root")]
     #[diagnostic(
         code(hydrate::secrets::no_policy),
-        help("create `.sops.yaml` with `creation_rules`: one rule per environment, e.g. `- path_regex: ^secrets/prod/` with `age: age1…` (see docs/secrets.md)")
+        help(
+            "create `.sops.yaml` with `creation_rules`: one rule per environment, e.g. `- path_regex: ^secrets/prod/` with `age: age1…` (see docs/secrets.md)"
+        )
     )]
     NoPolicy,
 
@@ -79,7 +81,9 @@ pub enum SecretsError {
     #[error("identity file `{path}`{}: {reason}", if *line > 0 { format!(" line {line}") } else { String::new() })]
     #[diagnostic(
         code(hydrate::secrets::identity),
-        help("point `SOPS_AGE_KEY_FILE` (or `--identity`) at a file made by `hydrate secret keygen` or `age-keygen`")
+        help(
+            "point `SOPS_AGE_KEY_FILE` (or `--identity`) at a file made by `hydrate secret keygen` or `age-keygen`"
+        )
     )]
     Identity {
         /// The identity file.
@@ -94,7 +98,9 @@ pub enum SecretsError {
     #[error("`hydrate secret rotate` needs an age identity to unwrap the data keys")]
     #[diagnostic(
         code(hydrate::secrets::no_identity),
-        help("set `SOPS_AGE_KEY_FILE` to an identity file of the environment, or pass `--identity FILE`")
+        help(
+            "set `SOPS_AGE_KEY_FILE` to an identity file of the environment, or pass `--identity FILE`"
+        )
     )]
     NoIdentity,
 
@@ -116,7 +122,9 @@ pub enum SecretsError {
     #[error("{source_name} line {line}: {reason}")]
     #[diagnostic(
         code(hydrate::secrets::values),
-        help("write one `KEY=VALUE` per line (`#` comments and blank lines are ignored), or use `--key NAME` to take the whole input as one value")
+        help(
+            "write one `KEY=VALUE` per line (`#` comments and blank lines are ignored), or use `--key NAME` to take the whole input as one value"
+        )
     )]
     Values {
         /// `--from-file <F>` or `stdin`.
@@ -142,7 +150,9 @@ pub enum SecretsError {
     #[error("no value to seal")]
     #[diagnostic(
         code(hydrate::secrets::no_values),
-        help("pass `--from-file FILE` (KEY=VALUE lines), `--stdin`, or `KEY=VALUE` arguments (these land in shell history)")
+        help(
+            "pass `--from-file FILE` (KEY=VALUE lines), `--stdin`, or `KEY=VALUE` arguments (these land in shell history)"
+        )
     )]
     NoValues,
 
@@ -150,7 +160,9 @@ pub enum SecretsError {
     #[error("`{path}` already exists")]
     #[diagnostic(
         code(hydrate::secrets::exists),
-        help("seal writes the whole Secret: pass every value again with `--force` to replace it, or `hydrate secret rotate` to change recipients")
+        help(
+            "seal writes the whole Secret: pass every value again with `--force` to replace it, or `hydrate secret rotate` to change recipients"
+        )
     )]
     Exists {
         /// The repo-relative file.
@@ -161,7 +173,9 @@ pub enum SecretsError {
     #[error("`{path}` already exists; refusing to overwrite an identity")]
     #[diagnostic(
         code(hydrate::secrets::key_exists),
-        help("choose another `--out` path, or remove the old identity yourself once nothing is encrypted to it")
+        help(
+            "choose another `--out` path, or remove the old identity yourself once nothing is encrypted to it"
+        )
     )]
     KeyExists {
         /// The file.
@@ -188,7 +202,9 @@ pub enum SecretsError {
     #[error("{count} file(s) could not be rotated")]
     #[diagnostic(
         code(hydrate::secrets::rotate),
-        help("fix the files reported above (restore tampered ones from git), then run `hydrate secret rotate` again")
+        help(
+            "fix the files reported above (restore tampered ones from git), then run `hydrate secret rotate` again"
+        )
     )]
     RotateFailed {
         /// How many.

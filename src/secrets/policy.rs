@@ -36,7 +36,9 @@ impl CreationRule {
     /// Whether this rule applies to `rel_path`.
     #[must_use]
     pub fn matches(&self, rel_path: &str) -> bool {
-        self.path_regex.as_ref().is_none_or(|re| re.is_match(rel_path))
+        self.path_regex
+            .as_ref()
+            .is_none_or(|re| re.is_match(rel_path))
     }
 
     /// The regex hydrate seals with under this rule.
@@ -246,7 +248,8 @@ fn read_key_groups(rule: &mut CreationRule, value: &Node) -> Result<(), PolicyEr
     for (key, v) in entries {
         if key == "age" {
             push_recipients(&mut rule.age, v)?;
-        } else if !matches!(&v.value, Value::Null) && !matches!(&v.value, Value::Seq(s) if s.is_empty())
+        } else if !matches!(&v.value, Value::Null)
+            && !matches!(&v.value, Value::Seq(s) if s.is_empty())
         {
             rule.unsupported.push(format!("key_groups.{key}"));
         }

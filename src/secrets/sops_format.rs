@@ -331,8 +331,8 @@ pub fn parse_yaml_tree(text: &str) -> Result<Node, ParseError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
-    let docs: Vec<Spanned<Value>> =
-        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, options)
+        .map_err(|e| {
             let pos = e.location().map_or(Pos::default(), |l| {
                 Pos::new(
                     u32::try_from(l.line()).unwrap_or(u32::MAX),
@@ -342,7 +342,11 @@ pub fn parse_yaml_tree(text: &str) -> Result<Node, ParseError> {
             // The parser's message can quote the offending text; keep only its first line.
             let reason = e.to_string();
             let reason = reason.lines().next().unwrap_or("invalid YAML").to_owned();
-            ParseError::new(pos, format!("not valid YAML: {reason}"), "fix the YAML syntax")
+            ParseError::new(
+                pos,
+                format!("not valid YAML: {reason}"),
+                "fix the YAML syntax",
+            )
         })?;
     let mut docs: Vec<Node> = docs
         .into_iter()
@@ -568,9 +572,12 @@ fn json_value(value: serde_json::Value) -> Value {
             }
         }
         serde_json::Value::String(s) => Value::Str(s),
-        serde_json::Value::Array(items) => {
-            Value::Seq(items.into_iter().map(|v| Node::new(json_value(v))).collect())
-        }
+        serde_json::Value::Array(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|v| Node::new(json_value(v)))
+                .collect(),
+        ),
         serde_json::Value::Object(map) => Value::Map(
             map.into_iter()
                 .map(|(k, v)| (k, Node::new(json_value(v))))
@@ -959,9 +966,7 @@ fn double_quoted(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control()
-                || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}') =>
-            {
+            c if c.is_control() || matches!(c, '\u{feff}' | '\u{85}' | '\u{2028}' | '\u{2029}') => {
                 let _ = write!(out, "\\u{:04X}", u32::from(c));
             }
             c => out.push(c),
@@ -1037,11 +1042,39 @@ mod tests {
     #[test]
     fn scalars_round_trip_with_their_type() {
         let cases = [
-            "plain", "true", "True", "no", "n", "y", "null", "~", "", "12", "1.5", "0x1F",
-            "a: b", "a #b", "-x", "x:", " lead", "trail ", "multi\nline", "tab\t", "é",
-            "ENC[AES256_GCM,data:abc=,iv:def=,tag:ghi=,type:str]", "^(data|stringData)$",
-            "2024-11-12T13:33:42Z", "3.9.0", ".inf", "@at", "%p", "'q'", "\"dq\"", "\\",
-            "line\n", "two\nlines\n",
+            "plain",
+            "true",
+            "True",
+            "no",
+            "n",
+            "y",
+            "null",
+            "~",
+            "",
+            "12",
+            "1.5",
+            "0x1F",
+            "a: b",
+            "a #b",
+            "-x",
+            "x:",
+            " lead",
+            "trail ",
+            "multi\nline",
+            "tab\t",
+            "é",
+            "ENC[AES256_GCM,data:abc=,iv:def=,tag:ghi=,type:str]",
+            "^(data|stringData)$",
+            "2024-11-12T13:33:42Z",
+            "3.9.0",
+            ".inf",
+            "@at",
+            "%p",
+            "'q'",
+            "\"dq\"",
+            "\\",
+            "line\n",
+            "two\nlines\n",
         ];
         for case in cases {
             let tree = vec![("k".to_owned(), Node::new(Value::Str(case.to_owned())))];
@@ -1063,7 +1096,10 @@ mod tests {
         for f in [1.0, 1.5, -0.25, 1e21] {
             let text = format!("k: {}\n", yaml_float(f));
             let back = parse_yaml_tree(&text).unwrap();
-            assert!(matches!(back.get("k").unwrap().value, Value::Float(g) if g == f), "{text}");
+            assert!(
+                matches!(back.get("k").unwrap().value, Value::Float(g) if g == f),
+                "{text}"
+            );
         }
     }
 

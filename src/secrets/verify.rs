@@ -53,7 +53,10 @@ pub const CODES: &[(&str, &str)] = &[
         "a file under `secrets/` has no `sops` metadata",
     ),
     ("sops-no-mac", "the `sops` block has no `mac`"),
-    ("sops-bad-mac", "the `mac` is not an `ENC[AES256_GCM,…]` value"),
+    (
+        "sops-bad-mac",
+        "the `mac` is not an `ENC[AES256_GCM,…]` value",
+    ),
     (
         "sops-lastmodified",
         "`lastmodified` is missing or not RFC 3339",
@@ -95,7 +98,10 @@ pub const CODES: &[(&str, &str)] = &[
         "sops-mac-mismatch",
         "the MAC does not decrypt or does not match the values",
     ),
-    ("sops-layout", "a file under `secrets/` is not `<env>/<component>/<name>.sops.yaml`"),
+    (
+        "sops-layout",
+        "a file under `secrets/` is not `<env>/<component>/<name>.sops.yaml`",
+    ),
 ];
 
 /// A problem found while reading or decrypting a document, before it is tied to a file.
@@ -175,10 +181,7 @@ impl DecryptedDocument {
 
 /// The dotted path of a leaf, for messages (keys are not secret; values never appear).
 fn dotted(path: &[impl AsRef<str>]) -> String {
-    path.iter()
-        .map(AsRef::as_ref)
-        .collect::<Vec<_>>()
-        .join(".")
+    path.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(".")
 }
 
 /// Decrypts a parsed document with `identities` and checks its MAC.
@@ -499,7 +502,9 @@ fn check_structure(doc: &SopsDocument, problems: &mut Vec<Problem>) -> bool {
         problems.push(Problem::new(
             *pos,
             "sops-key-source",
-            format!("the file is also encrypted with `{source}`, which is not in `{POLICY_FILE}` for it"),
+            format!(
+                "the file is also encrypted with `{source}`, which is not in `{POLICY_FILE}` for it"
+            ),
             "rotate it to the environment's age recipients: `hydrate secret rotate <env>`",
         ));
     }
@@ -538,14 +543,21 @@ fn check_recipients(
             Pos::default(),
             "sops-policy",
             format!("no `{POLICY_FILE}` at the repo root: the file's recipients cannot be checked"),
-            format!("add `{POLICY_FILE}` with a creation rule (`path_regex` + `age`) per environment"),
+            format!(
+                "add `{POLICY_FILE}` with a creation rule (`path_regex` + `age`) per environment"
+            ),
         ));
         return;
     };
     let rule = match policy.recipients_for(rel_path) {
         Ok(rule) => rule,
         Err(e) => {
-            problems.push(Problem::new(Pos::default(), "sops-policy", e.message, e.help));
+            problems.push(Problem::new(
+                Pos::default(),
+                "sops-policy",
+                e.message,
+                e.help,
+            ));
             return;
         }
     };
