@@ -574,6 +574,8 @@ struct SecretFile {
     rel: Utf8PathBuf,
     env: String,
     layout_ok: bool,
+    /// Symlinks are reported, never followed: one could point at a plaintext file elsewhere.
+    symlink: bool,
 }
 
 /// Lists the files under `<root>/secrets/` in path order, keeping those of `envs` (all if
@@ -589,7 +591,8 @@ fn list_secret_files(root: &Utf8Path, envs: &[String]) -> Result<Vec<SecretFile>
             path: Utf8PathBuf::from("secrets"),
             source: e.into(),
         })?;
-        if !entry.file_type().is_file() {
+        let symlink = entry.file_type().is_symlink();
+        if !entry.file_type().is_file() && !symlink {
             continue;
         }
         let Some(rel) = entry
@@ -614,11 +617,12 @@ fn list_secret_files(root: &Utf8Path, envs: &[String]) -> Result<Vec<SecretFile>
         if !envs.is_empty() && !envs.contains(&env) {
             continue;
         }
-        let layout_ok = parts.len() == 4 && parts[3].ends_with(".sops.yaml");
+        let layout_ok = !symlink && parts.len() == 4 && parts[3].ends_with(".sops.yaml");
         files.push(SecretFile {
             rel,
             env,
             layout_ok,
+            symlink,
         });
     }
     Ok(files)
@@ -667,6 +671,18 @@ pub fn verify_repo(
     };
     for file in files {
         if is_ignorable(&file.rel) {
+            continue;
+        }
+        if file.symlink {
+            findings.push(Finding {
+                file: file.rel.clone(),
+                line: 0,
+                column: 0,
+                code: "sops-layout",
+                message: "a symlink under `secrets/`".to_owned(),
+                help: "replace it with the sealed file itself; symlinks are not followed"
+                    .to_owned(),
+            });
             continue;
         }
         if !file.layout_ok {

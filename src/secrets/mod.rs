@@ -32,7 +32,9 @@ pub mod verify;
 use camino::Utf8PathBuf;
 
 pub use age_keys::AgeIdentities;
-pub use commands::{SecretCommand, Session, env_recipients, run, run_with, verify_repo};
+pub use commands::{
+    SecretCommand, Session, env_recipients, load_policy, run, run_with, verify_repo,
+};
 pub use policy::Policy;
 pub use verify::{Finding, decrypt_document, verify_file};
 

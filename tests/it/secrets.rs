@@ -617,11 +617,18 @@ fn plaintext_and_stray_files_are_findings_without_decryption() {
     repo.write(&rel, &leaked);
     repo.write("secrets/dev/postgres/plain.yaml", "kind: Secret\n");
     repo.write("secrets/dev/.gitkeep", "");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(
+        repo.path("values.env"),
+        repo.path("secrets/dev/x.sops.yaml"),
+    )
+    .unwrap();
     let (code, lines) = repo.verify("dev", None);
     assert_eq!(code, 1);
+    #[cfg(unix)]
     assert_eq!(
         codes(&lines),
-        ["sops-plaintext", "sops-layout"],
+        ["sops-plaintext", "sops-layout", "sops-layout"],
         "{lines:#?}"
     );
     let plaintext = lines.iter().find(|l| l.contains("sops-plaintext")).unwrap();
