@@ -51,6 +51,9 @@ pub enum Command {
     /// CI gate: fail when the committed `out/` differs from a fresh render.
     #[command(after_help = "Examples:\n  hydrate check --all\n  hydrate check prod --worktree")]
     Check(crate::diff::check::CheckArgs),
+    /// SOPS/age secrets: keygen, seal, rotate, verify (the only place hydrate decrypts).
+    #[command(subcommand)]
+    Secret(crate::secrets::SecretCommand),
 }
 
 #[derive(Debug, Args)]

@@ -215,6 +215,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Git(Box<crate::git::GitError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Secrets(Box<crate::secrets::SecretsError>),
     #[error("{} errors", .0.len())]
     #[diagnostic(code(hydrate::errors))]
     Many(#[related] Vec<Error>),
@@ -246,4 +249,5 @@ macro_rules! boxed_from {
 }
 use crate::diff::DiffError;
 use crate::git::GitError;
-boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git);
+use crate::secrets::SecretsError;
+boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets);

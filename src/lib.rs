@@ -16,6 +16,7 @@ pub mod load;
 pub mod model;
 pub mod output;
 pub mod render;
+pub mod secrets;
 
 use camino::Utf8Path;
 
@@ -93,3 +94,4 @@ pub fn run(cli: &cli::Cli) -> Result<Outcome, Error> {
         None => commands::dispatch(cli),
     }
 }
+

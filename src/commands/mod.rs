@@ -17,6 +17,10 @@ pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Envs => envs::run(&cli.root),
         Command::Diff(args) => review::diff(&cli.root, args),
         Command::Check(args) => review::check(&cli.root, args),
+        Command::Secret(cmd) => match crate::secrets::run(&cli.root, cmd)? {
+            0 => Ok(Outcome::Clean),
+            _ => Ok(Outcome::Findings),
+        },
     }
 }
 

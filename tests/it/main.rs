@@ -9,3 +9,4 @@ mod kustomize;
 mod review;
 mod safety;
 mod schema;
+mod secrets;
