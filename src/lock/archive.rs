@@ -78,7 +78,9 @@ fn unpack(bytes: &[u8]) -> Result<ChartFiles, String> {
     let gz = flate2::read::GzDecoder::new(bytes).take(MAX_UNPACKED);
     let mut archive = tar::Archive::new(gz);
     let mut root = ChartFiles::default();
-    let entries = archive.entries().map_err(|e| format!("not a tar.gz archive: {e}"))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("not a tar.gz archive: {e}"))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("broken archive entry: {e}"))?;
         if !entry.header().entry_type().is_file() {
@@ -89,7 +91,10 @@ fn unpack(bytes: &[u8]) -> Result<ChartFiles, String> {
             .map_err(|e| format!("bad path in archive: {e}"))?
             .to_string_lossy()
             .into_owned();
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        let parts: Vec<&str> = path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
         // <chart>/Chart.yaml, <chart>/values.yaml, <chart>/charts/<sub>.tgz,
         // <chart>/charts/<sub>/{Chart,values}.yaml
         let wanted = match parts.as_slice() {
@@ -326,7 +331,10 @@ pub(crate) mod tests {
     #[test]
     fn finds_bitnami_dependencies_and_images() {
         let sub = tgz(&[
-            ("postgresql/Chart.yaml", b"name: postgresql\nversion: 16.7.4\n"),
+            (
+                "postgresql/Chart.yaml",
+                b"name: postgresql\nversion: 16.7.4\n",
+            ),
             (
                 "postgresql/values.yaml",
                 b"image:\n  registry: docker.io\n  repository: bitnami/postgresql\n  tag: 17.5.0\n",

@@ -23,9 +23,9 @@ use super::archive;
 use super::constraint::{Constraint, is_exact, parse_version};
 use super::fetch::{self, Http, RepoKind};
 use super::index::{self, ChartVersion, RepoIndex};
-use super::oci::{Manifest, OciChart};
+use super::oci::{Manifest, OciChart, Tokens};
 use super::{
-    ChartRequest, Key, Lock, LockEntry, LockError, LOCK_FILE, quote_list, read_lock, write_lock,
+    ChartRequest, Key, LOCK_FILE, Lock, LockEntry, LockError, quote_list, read_lock, write_lock,
 };
 
 /// Resolve chart version constraints and write `hydrate.lock`.
@@ -111,11 +111,24 @@ impl Outcome {
 /// One change to the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Added { key: Key, version: String },
-    Moved { key: Key, from: String, to: String },
+    Added {
+        key: Key,
+        version: String,
+    },
+    Moved {
+        key: Key,
+        from: String,
+        to: String,
+    },
     /// Same version, other metadata (components, URL, dependencies, findings).
-    Refreshed { key: Key, version: String },
-    Removed { key: Key, version: String },
+    Refreshed {
+        key: Key,
+        version: String,
+    },
+    Removed {
+        key: Key,
+        version: String,
+    },
 }
 
 impl fmt::Display for Change {
@@ -135,11 +148,19 @@ pub enum Finding {
     /// No entry for a requested (repo, chart, constraint).
     Missing { key: Key, components: Vec<String> },
     /// The entry's version does not satisfy its constraint.
-    Unsatisfied { key: Key, version: String, components: Vec<String> },
+    Unsatisfied {
+        key: Key,
+        version: String,
+        components: Vec<String>,
+    },
     /// An entry no component asks for.
     Unused { key: Key },
     /// The entry lists other components than those asking for it.
-    ComponentsChanged { key: Key, locked: Vec<String>, now: Vec<String> },
+    ComponentsChanged {
+        key: Key,
+        locked: Vec<String>,
+        now: Vec<String>,
+    },
     /// The repository now publishes other bytes for the locked version.
     DigestChanged {
         key: Key,
@@ -149,7 +170,11 @@ pub enum Finding {
         components: Vec<String>,
     },
     /// The repository no longer publishes the locked version.
-    VersionGone { key: Key, version: String, components: Vec<String> },
+    VersionGone {
+        key: Key,
+        version: String,
+        components: Vec<String>,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -160,13 +185,20 @@ impl fmt::Display for Finding {
                 "missing entry: {key} (for {}); run `hydrate lock`",
                 quote_list(components)
             ),
-            Finding::Unsatisfied { key, version, components } => write!(
+            Finding::Unsatisfied {
+                key,
+                version,
+                components,
+            } => write!(
                 f,
                 "stale entry: {key} pins `{version}`, which does not satisfy it (for {}); run `hydrate lock`",
                 quote_list(components)
             ),
             Finding::Unused { key } => {
-                write!(f, "stale entry: {key} is used by no component; run `hydrate lock`")
+                write!(
+                    f,
+                    "stale entry: {key} is used by no component; run `hydrate lock`"
+                )
             }
             Finding::ComponentsChanged { key, locked, now } => write!(
                 f,
@@ -174,20 +206,34 @@ impl fmt::Display for Finding {
                 quote_list(locked),
                 quote_list(now)
             ),
-            Finding::DigestChanged { key, version, locked, upstream, components } => write!(
+            Finding::DigestChanged {
+                key,
+                version,
+                locked,
+                upstream,
+                components,
+            } => write!(
                 f,
                 "digest changed upstream: {key} `{version}` was `{locked}`, the repository now \
                  publishes `{upstream}` (for {}); check why, then accept it with \
                  `hydrate lock --update {}`",
                 quote_list(components),
-                components.first().map_or("", |c| c.split('@').next().unwrap_or(c))
+                components
+                    .first()
+                    .map_or("", |c| c.split('@').next().unwrap_or(c))
             ),
-            Finding::VersionGone { key, version, components } => write!(
+            Finding::VersionGone {
+                key,
+                version,
+                components,
+            } => write!(
                 f,
                 "version gone: {key} `{version}` is no longer published (for {}); move it with \
                  `hydrate lock --update {}`",
                 quote_list(components),
-                components.first().map_or("", |c| c.split('@').next().unwrap_or(c))
+                components
+                    .first()
+                    .map_or("", |c| c.split('@').next().unwrap_or(c))
             ),
         }
     }
@@ -261,6 +307,8 @@ enum SourceData {
 struct Ctx<'a> {
     root: &'a Utf8Path,
     http: Http,
+    /// Registry tokens by repository, shared by every request of the run.
+    tokens: Tokens,
     index_dir: Option<&'a Utf8Path>,
     shown_dir: String,
     plain_http: bool,
@@ -286,15 +334,22 @@ impl Ctx<'_> {
                 fetch::load_index(&self.http, repo, &kind, self.index_dir, &self.shown_dir)
                     .map(SourceData::Index)
             }
-            SourceId::Tags { repo, chart } => self.oci(repo, chart)?.versions().map(SourceData::Tags),
+            SourceId::Tags { repo, chart } => {
+                self.oci(repo, chart)?.versions().map(SourceData::Tags)
+            }
         }
     }
 
     fn oci(&self, repo: &str, chart: &str) -> Result<OciChart<'_>, LockError> {
         match fetch::classify(repo, self.root)? {
-            RepoKind::Oci { host, path } => {
-                Ok(OciChart::new(&self.http, &host, &path, chart, self.plain_http))
-            }
+            RepoKind::Oci { host, path } => Ok(OciChart::new(
+                &self.http,
+                &self.tokens,
+                &host,
+                &path,
+                chart,
+                self.plain_http,
+            )),
             _ => Err(LockError::RepoUrl {
                 what: repo.to_owned(),
             }),
@@ -303,7 +358,11 @@ impl Ctx<'_> {
 }
 
 /// Runs `hydrate lock` and returns what it did, without printing.
-pub fn lock(root: &Utf8Path, args: &LockArgs, requests: &[ChartRequest]) -> Result<Outcome, LockError> {
+pub fn lock(
+    root: &Utf8Path,
+    args: &LockArgs,
+    requests: &[ChartRequest],
+) -> Result<Outcome, LockError> {
     let wanted = collect(requests)?;
     let old = read_lock(root)?.unwrap_or_default();
     let selected = update_selection(args, requests)?;
@@ -322,6 +381,7 @@ pub fn lock(root: &Utf8Path, args: &LockArgs, requests: &[ChartRequest]) -> Resu
     let ctx = Ctx {
         root,
         http: Http::new(Duration::from_secs(args.timeout.max(1))),
+        tokens: Tokens::default(),
         index_dir: args.index_dir.as_deref(),
         shown_dir: args
             .index_dir
@@ -376,7 +436,10 @@ fn collect(requests: &[ChartRequest]) -> Result<BTreeMap<Key, Wanted>, LockError
 /// The keys `--update` moves: all with a bare `--update`, else those of the named components.
 ///
 /// A name matches a component (all its environments) or one `component@env`.
-fn update_selection(args: &LockArgs, requests: &[ChartRequest]) -> Result<BTreeSet<Key>, LockError> {
+fn update_selection(
+    args: &LockArgs,
+    requests: &[ChartRequest],
+) -> Result<BTreeSet<Key>, LockError> {
     let Some(names) = &args.update else {
         return Ok(BTreeSet::new());
     };
@@ -435,12 +498,12 @@ fn progress(charts: usize, steps: usize) -> ProgressBar {
     bar
 }
 
-/// Fetches every source once, in parallel; results keep the input order.
+/// Fetches every source once, in parallel; errors come back in input order.
 fn fetch_sources(
     ctx: &Ctx<'_>,
     ids: BTreeSet<SourceId>,
     bar: &ProgressBar,
-) -> Result<BTreeMap<SourceId, SourceData>, LockError> {
+) -> (BTreeMap<SourceId, SourceData>, Vec<LockError>) {
     bar.set_message("fetching indexes");
     let ids: Vec<SourceId> = ids.into_iter().collect();
     let results: Vec<Result<SourceData, LockError>> = ids
@@ -461,10 +524,7 @@ fn fetch_sources(
             Err(e) => errors.push(e),
         }
     }
-    match LockError::combine(errors) {
-        Some(err) => Err(err),
-        None => Ok(out),
-    }
+    (out, errors)
 }
 
 /// The published versions of a key's chart, or why there are none.
@@ -486,7 +546,10 @@ fn versions_of<'s>(
                     .filter(|n| strsim::jaro_winkler(n, &key.chart) > 0.8)
                     .collect();
                 let hint = if close.is_empty() {
-                    format!("the repository has {}", quote_list(names.iter().copied().take(20)))
+                    format!(
+                        "the repository has {}",
+                        quote_list(names.iter().copied().take(20))
+                    )
                 } else {
                     format!("did you mean {}?", quote_list(close))
                 };
@@ -498,10 +561,8 @@ fn versions_of<'s>(
                 })
             }
         },
-        None => Err(LockError::Index {
-            repo: key.repo.clone(),
-            reason: "it was not fetched".to_owned(),
-        }),
+        // The fetch failed; that error is already reported.
+        None => Ok(&[]),
     }
 }
 
@@ -591,7 +652,11 @@ fn verify_upstream(
         ids.insert(ctx.source_of(&entry.key())?.0);
     }
     let bar = progress(kept.len(), ids.len() + kept.len());
-    let sources = fetch_sources(ctx, ids, &bar)?;
+    let (sources, fetch_errors) = fetch_sources(ctx, ids, &bar);
+    if let Some(err) = LockError::combine(fetch_errors) {
+        bar.finish_and_clear();
+        return Err(err);
+    }
     bar.set_message("reading digests");
     let results: Vec<Result<Option<Finding>, LockError>> = kept
         .par_iter()
@@ -631,7 +696,12 @@ fn verify_one(
         .unwrap_or_default();
     let (id, _) = ctx.source_of(&key)?;
     let empty = BTreeSet::new();
-    let versions = versions_of(sources, &id, &key, wanted.get(&key).map_or(&empty, |w| &w.components))?;
+    let versions = versions_of(
+        sources,
+        &id,
+        &key,
+        wanted.get(&key).map_or(&empty, |w| &w.components),
+    )?;
     let Some(published) = index::find_version(versions, &entry.version) else {
         return Ok(Some(Finding::VersionGone {
             key,
@@ -640,7 +710,11 @@ fn verify_one(
         }));
     };
     let upstream = match id {
-        SourceId::Tags { .. } => Some(ctx.oci(&key.repo, &key.chart)?.manifest(&entry.version)?.digest),
+        SourceId::Tags { .. } => Some(
+            ctx.oci(&key.repo, &key.chart)?
+                .manifest(&entry.version)?
+                .digest,
+        ),
         SourceId::Index(_) => published.digest.clone(),
     };
     if upstream != entry.digest {
@@ -688,14 +762,16 @@ fn resolve_all(
         .count();
     let downloads = if args.download { wanted.len() } else { 0 };
     let bar = progress(wanted.len(), ids.len() + oci_keys + downloads);
-    let sources = fetch_sources(ctx, ids, &bar)?;
+    let (sources, mut errors) = fetch_sources(ctx, ids, &bar);
 
     // 4. Choose a version per key; kept entries must still be published.
     let mut findings = Vec::new();
-    let mut errors = Vec::new();
     let mut resolved: Vec<Resolved<'_>> = Vec::new();
     for (key, want) in wanted {
         let (id, kind) = &kinds[key];
+        if !sources.contains_key(id) {
+            continue; // its fetch error is already in `errors`
+        }
         let versions = match versions_of(&sources, id, key, &want.components) {
             Ok(v) => v,
             Err(e) => {
@@ -785,7 +861,10 @@ fn resolve_all(
         if let Some(m) = &manifest {
             published.digest = Some(m.digest.clone());
             if let Some(config) = &m.config {
-                match ctx.oci(&r.key.repo, &r.key.chart).and_then(|c| c.dependencies(config)) {
+                match ctx
+                    .oci(&r.key.repo, &r.key.chart)
+                    .and_then(|c| c.dependencies(config))
+                {
                     Ok(deps) => published.dependencies = deps,
                     Err(e) => errors.push(e),
                 }
@@ -875,7 +954,10 @@ fn describe(
             key: key.clone(),
             version: kept.version.clone(),
             locked: kept.digest.clone().unwrap_or_else(|| "none".to_owned()),
-            upstream: published.digest.clone().unwrap_or_else(|| "none".to_owned()),
+            upstream: published
+                .digest
+                .clone()
+                .unwrap_or_else(|| "none".to_owned()),
             components: components.clone(),
         });
         // The lock keeps the reviewed bytes until someone runs `--update`.
@@ -898,12 +980,15 @@ fn describe(
     }
     let url = match &r.kind {
         RepoKind::Oci { .. } => Some(format!("{}/{}:{}", key.repo, key.chart, published.version)),
-        _ => published.urls.first().map(|u| index::resolve_url(&key.repo, u)),
+        _ => published
+            .urls
+            .first()
+            .map(|u| index::resolve_url(&key.repo, u)),
     };
     // Findings from an earlier `--download` stay valid for the same bytes.
-    let same_bytes = r
-        .previous
-        .filter(|p| p.version == published.version && p.digest == published.digest && p.digest.is_some());
+    let same_bytes = r.previous.filter(|p| {
+        p.version == published.version && p.digest == published.digest && p.digest.is_some()
+    });
     Some(LockEntry {
         repo: key.repo.clone(),
         chart: key.chart.clone(),
@@ -912,7 +997,14 @@ fn describe(
         digest: published.digest.clone(),
         url,
         components,
-        dependencies: published.dependencies.clone(),
+        // An index may omit dependencies that `--download` read from the chart itself.
+        dependencies: if published.dependencies.is_empty() {
+            same_bytes
+                .map(|p| p.dependencies.clone())
+                .unwrap_or_default()
+        } else {
+            published.dependencies.clone()
+        },
         images: same_bytes.and_then(|p| p.images.clone()),
         bitnami: same_bytes.and_then(|p| p.bitnami.clone()),
     })
@@ -1034,7 +1126,8 @@ mod tests {
         );
         assert!(parse(&["--check", "--update"]).is_err());
         assert!(parse(&["--offline"]).is_err(), "--offline needs --check");
-        let args = parse(&["--check", "--offline", "--index-dir", "mirror", "-j", "2"]).expect("ok");
+        let args =
+            parse(&["--check", "--offline", "--index-dir", "mirror", "-j", "2"]).expect("ok");
         assert!(args.check && args.offline);
         assert_eq!(args.index_dir.as_deref(), Some(Utf8Path::new("mirror")));
         assert_eq!(args.jobs, 2);
@@ -1052,7 +1145,9 @@ mod tests {
 
     #[test]
     fn every_bad_constraint_is_reported() {
-        let err = collect(&[req("a", "~1"), req("b", ">>1"), req("c", "")]).err().expect("fails");
+        let err = collect(&[req("a", "~1"), req("b", ">>1"), req("c", "")])
+            .err()
+            .expect("fails");
         match err {
             LockError::Many { errors } => assert_eq!(errors.len(), 2),
             other => panic!("expected two errors, got {other}"),

@@ -112,7 +112,10 @@ fn parse_and_group(segment: &str) -> Result<Vec<Comparator>, String> {
             if word == "-" {
                 // Hyphen range `A - B`: the previous comparator must be a bare version.
                 let (Some(prev), Some(next)) = (out.last_mut(), words.get(i + 1)) else {
-                    return Err(format!("`{}`: `-` needs a version on each side", part.trim()));
+                    return Err(format!(
+                        "`{}`: `-` needs a version on each side",
+                        part.trim()
+                    ));
                 };
                 if prev.op != Op::Eq || i == 0 || split_op(words[i - 1]).0.is_some() {
                     return Err(format!(
@@ -176,9 +179,7 @@ fn parse_comparator(op: Op, text: &str) -> Result<Comparator, String> {
         if matches!(*part, "x" | "X" | "*") {
             break;
         }
-        numbers[i] = part
-            .parse()
-            .map_err(|_| bad("expected a number or `x`"))?;
+        numbers[i] = part.parse().map_err(|_| bad("expected a number or `x`"))?;
         given = i + 1;
     }
     let precision = match given {
@@ -191,11 +192,7 @@ fn parse_comparator(op: Op, text: &str) -> Result<Comparator, String> {
     if !pre.is_empty() {
         con.pre = Prerelease::new(pre).map_err(|e| bad(&e.to_string()))?;
     }
-    Ok(Comparator {
-        op,
-        con,
-        precision,
-    })
+    Ok(Comparator { op, con, precision })
 }
 
 impl Comparator {
@@ -323,7 +320,11 @@ mod tests {
     #[test]
     fn tilde_with_major_minor_is_a_minor_range() {
         // The `semver` crate reads `~41.3` differently; Helm's is >=41.3.0 <41.4.0.
-        check("~41.3", &["41.3.0", "41.3.9"], &["41.2.9", "41.4.0", "42.0.0"]);
+        check(
+            "~41.3",
+            &["41.3.0", "41.3.9"],
+            &["41.2.9", "41.4.0", "42.0.0"],
+        );
         check("~1.2.3", &["1.2.3", "1.2.10"], &["1.2.2", "1.3.0"]);
         check("~1", &["1.0.0", "1.99.0"], &["0.9.0", "2.0.0"]);
         check("~>2.0", &["2.0.5"], &["2.1.0"]);
@@ -353,7 +354,11 @@ mod tests {
 
     #[test]
     fn double_pipe_is_or() {
-        check("1.x || >=3.1", &["1.5.0", "3.1.0", "4.0.0"], &["2.0.0", "3.0.0"]);
+        check(
+            "1.x || >=3.1",
+            &["1.5.0", "3.1.0", "4.0.0"],
+            &["2.0.0", "3.0.0"],
+        );
         check("^1.21 || ~2.0", &["1.30.0", "2.0.3"], &["2.1.0"]);
     }
 
@@ -394,7 +399,11 @@ mod tests {
     #[test]
     fn prereleases_need_a_prerelease_in_every_comparator() {
         check("^0.23", &["0.23.0"], &["0.23.0-rc1", "0.24.0-rc1"]);
-        check(">=0.23.0-0", &["0.23.0-rc1", "0.24.0-rc1", "0.23.0"], &["0.22.9"]);
+        check(
+            ">=0.23.0-0",
+            &["0.23.0-rc1", "0.24.0-rc1", "0.23.0"],
+            &["0.22.9"],
+        );
         check("~0.23.0-0", &["0.23.0-rc1", "0.23.1"], &["0.24.0-rc1"]);
         check("0.23.0-rc1", &["0.23.0-rc1"], &["0.23.0-rc2", "0.23.0"]);
         // `<2` names no pre-release, so the AND group rejects them (Masterminds v3).
@@ -421,7 +430,10 @@ mod tests {
         assert_eq!(v("0.23.0-rc1").pre.as_str(), "rc1");
         assert_eq!(v("1.0.0+abc").build.as_str(), "abc");
         for skipped in ["latest", "1.2.3.4", "", "v", "1..2", "1.2.3-01"] {
-            assert!(parse_version(skipped).is_none(), "`{skipped}` should be skipped");
+            assert!(
+                parse_version(skipped).is_none(),
+                "`{skipped}` should be skipped"
+            );
         }
     }
 
@@ -437,7 +449,9 @@ mod tests {
         for exact in ["1.2.3", "v1.2.3", "0.23.0-rc1", "1.0.0+build"] {
             assert!(is_exact(exact), "`{exact}` is exact");
         }
-        for range in ["1.2", "~1.2.3", "=1.2.3", "1.2.x", ">=1", "*", "", " 1.2.3", "1.2.3 "] {
+        for range in [
+            "1.2", "~1.2.3", "=1.2.3", "1.2.x", ">=1", "*", "", " 1.2.3", "1.2.3 ",
+        ] {
             assert!(!is_exact(range), "`{range}` is not exact");
         }
     }

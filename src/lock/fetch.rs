@@ -42,7 +42,10 @@ pub(crate) fn classify(repo: &str, root: &Utf8Path) -> Result<RepoKind, LockErro
             }))
         }
         "oci" => {
-            let (host, path) = rest.trim_end_matches('/').split_once('/').unwrap_or((rest, ""));
+            let (host, path) = rest
+                .trim_end_matches('/')
+                .split_once('/')
+                .unwrap_or((rest, ""));
             if host.is_empty() || host.contains('@') {
                 return Err(bad());
             }
@@ -231,8 +234,12 @@ pub(crate) fn load_index(
         read_file(&format!("{shown_dir}/{file}"), &path)?
     } else {
         match kind {
-            RepoKind::Http => http.get_bytes(&format!("{}/index.yaml", repo.trim_end_matches('/')))?,
-            RepoKind::File(dir) => read_file(&format!("{repo}/index.yaml"), &dir.join("index.yaml"))?,
+            RepoKind::Http => {
+                http.get_bytes(&format!("{}/index.yaml", repo.trim_end_matches('/')))?
+            }
+            RepoKind::File(dir) => {
+                read_file(&format!("{repo}/index.yaml"), &dir.join("index.yaml"))?
+            }
             RepoKind::Oci { .. } => {
                 return Err(LockError::Index {
                     repo: repo.to_owned(),
@@ -256,7 +263,11 @@ pub(crate) fn load_index(
 pub(crate) fn fetch_archive(http: &Http, url: &str, root: &Utf8Path) -> Result<Vec<u8>, LockError> {
     if let Some(rest) = url.strip_prefix("file://") {
         let path = Utf8PathBuf::from(rest);
-        let path = if path.is_absolute() { path } else { root.join(path) };
+        let path = if path.is_absolute() {
+            path
+        } else {
+            root.join(path)
+        };
         return read_file(url, &path);
     }
     http.get_bytes(url)
@@ -269,7 +280,10 @@ mod tests {
     #[test]
     fn repository_urls_are_classified() {
         let root = Utf8Path::new("/repo");
-        assert_eq!(classify("https://x.org/charts/", root).ok(), Some(RepoKind::Http));
+        assert_eq!(
+            classify("https://x.org/charts/", root).ok(),
+            Some(RepoKind::Http)
+        );
         assert_eq!(
             classify("file://mirror/charts", root).ok(),
             Some(RepoKind::File("/repo/mirror/charts".into()))
@@ -299,10 +313,19 @@ mod tests {
 
     #[test]
     fn loopback_is_recognised() {
-        for yes in ["http://127.0.0.1:80/x", "http://localhost/", "http://[::1]:5000/v2/", "127.0.0.2:1"] {
+        for yes in [
+            "http://127.0.0.1:80/x",
+            "http://localhost/",
+            "http://[::1]:5000/v2/",
+            "127.0.0.2:1",
+        ] {
             assert!(is_loopback_url(yes), "{yes}");
         }
-        for no in ["https://ghcr.io/v2/", "http://10.0.0.1/", "http://localhost.evil.org/"] {
+        for no in [
+            "https://ghcr.io/v2/",
+            "http://10.0.0.1/",
+            "http://localhost.evil.org/",
+        ] {
             assert!(!is_loopback_url(no), "{no}");
         }
     }

@@ -132,7 +132,10 @@ pub(crate) fn yaml_error_text(err: &serde_saphyr::Error) -> String {
 /// Normalizes a digest to `sha256:<64 lowercase hex>`; `None` when it is not one.
 pub fn normalize_digest(digest: &str) -> Option<String> {
     let hex = digest.trim();
-    let hex = hex.strip_prefix("sha256:").unwrap_or(hex).to_ascii_lowercase();
+    let hex = hex
+        .strip_prefix("sha256:")
+        .unwrap_or(hex)
+        .to_ascii_lowercase();
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
@@ -183,7 +186,11 @@ pub fn newest(versions: &[ChartVersion], count: usize) -> Vec<String> {
         .collect();
     parsed.sort_by(|a, b| b.0.cmp_precedence(&a.0).then_with(|| a.1.cmp(b.1)));
     parsed.dedup_by(|a, b| a.1 == b.1);
-    parsed.into_iter().take(count).map(|(_, s)| s.to_owned()).collect()
+    parsed
+        .into_iter()
+        .take(count)
+        .map(|(_, s)| s.to_owned())
+        .collect()
 }
 
 /// Resolves an archive URL from an index against the repository URL (Helm's rule).
@@ -255,9 +262,16 @@ generated: "2026-01-01T00:00:00Z"
             demo[0].digest.as_deref(),
             Some("sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
         );
-        assert_eq!(demo[0].dependencies.len(), 1, "the nameless dependency is dropped");
+        assert_eq!(
+            demo[0].dependencies.len(),
+            1,
+            "the nameless dependency is dropped"
+        );
         assert_eq!(demo[0].dependencies[0].repository, None);
-        assert_eq!(demo[0].dependencies[0].condition.as_deref(), Some("redis.enabled"));
+        assert_eq!(
+            demo[0].dependencies[0].condition.as_deref(),
+            Some("redis.enabled")
+        );
         assert_eq!(demo[3].digest, None, "a malformed digest is not kept");
         assert!(index.charts["empty"].is_empty());
     }
@@ -294,14 +308,26 @@ generated: "2026-01-01T00:00:00Z"
             resolve_url("https://x.org/charts", "./a/b.tgz"),
             "https://x.org/charts/a/b.tgz"
         );
-        assert_eq!(resolve_url("https://x.org/charts", "../b.tgz"), "https://x.org/b.tgz");
-        assert_eq!(resolve_url("https://x.org", "../../b.tgz"), "https://x.org/b.tgz");
-        assert_eq!(resolve_url("https://x.org/charts", "/dl/b.tgz"), "https://x.org/dl/b.tgz");
+        assert_eq!(
+            resolve_url("https://x.org/charts", "../b.tgz"),
+            "https://x.org/b.tgz"
+        );
+        assert_eq!(
+            resolve_url("https://x.org", "../../b.tgz"),
+            "https://x.org/b.tgz"
+        );
+        assert_eq!(
+            resolve_url("https://x.org/charts", "/dl/b.tgz"),
+            "https://x.org/dl/b.tgz"
+        );
         assert_eq!(
             resolve_url("https://x.org/charts", "https://cdn.org/b.tgz"),
             "https://cdn.org/b.tgz"
         );
-        assert_eq!(resolve_url("file:///srv/charts/", "b.tgz"), "file:///srv/charts/b.tgz");
+        assert_eq!(
+            resolve_url("file:///srv/charts/", "b.tgz"),
+            "file:///srv/charts/b.tgz"
+        );
     }
 
     #[test]
@@ -314,7 +340,10 @@ generated: "2026-01-01T00:00:00Z"
     fn digests_normalize() {
         let hex = "668e065ff53508d58238788fd35b355a925060843629a951df0e6a9362e6d32f";
         assert_eq!(normalize_digest(hex), Some(format!("sha256:{hex}")));
-        assert_eq!(normalize_digest(&format!("sha256:{hex}")), Some(format!("sha256:{hex}")));
+        assert_eq!(
+            normalize_digest(&format!("sha256:{hex}")),
+            Some(format!("sha256:{hex}"))
+        );
         assert_eq!(normalize_digest("sha512:abc"), None);
     }
 }

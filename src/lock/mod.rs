@@ -83,7 +83,11 @@ pub struct Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` `{}` from `{}`", self.chart, self.constraint, self.repo)
+        write!(
+            f,
+            "`{}` `{}` from `{}`",
+            self.chart, self.constraint, self.repo
+        )
     }
 }
 
@@ -231,7 +235,7 @@ impl Lock {
             e.components.sort();
             e.components.dedup();
         }
-        entries.sort_by(|a, b| a.key().cmp(&b.key()));
+        entries.sort_by_key(LockEntry::key);
         entries.dedup_by(|a, b| a.key() == b.key());
         Self { entries }
     }
@@ -245,13 +249,12 @@ impl Lock {
     pub fn pin(&self, request: &ChartRequest) -> Result<Pinned, LockError> {
         let key = request.key();
         let exact = is_exact(&key.constraint);
-        let constraint = Constraint::parse(&key.constraint).map_err(|reason| {
-            LockError::BadConstraint {
+        let constraint =
+            Constraint::parse(&key.constraint).map_err(|reason| LockError::BadConstraint {
                 component: request.label(),
                 constraint: key.constraint.clone(),
                 reason,
-            }
-        })?;
+            })?;
         if let Some(entry) = self.get(&key) {
             let ok = if exact {
                 entry.version == key.constraint
@@ -289,9 +292,10 @@ impl Lock {
         }
         // The constraint was probably edited: say what this component had locked before.
         let label = request.label();
-        let previous = self.entries.iter().find(|e| {
-            e.repo == key.repo && e.chart == key.chart && e.components.contains(&label)
-        });
+        let previous = self
+            .entries
+            .iter()
+            .find(|e| e.repo == key.repo && e.chart == key.chart && e.components.contains(&label));
         Err(match previous {
             Some(entry) => LockError::Stale {
                 component: label,
@@ -406,7 +410,9 @@ pub enum LockError {
     #[error("component `{component}`: `{constraint}` is not a valid chart version: {reason}")]
     #[diagnostic(
         code(hydrate::lock::constraint),
-        help("write an exact version (`1.2.3`) or a Helm constraint (`~1.2`, `^1.21`, `>=12, <13`)")
+        help(
+            "write an exact version (`1.2.3`) or a Helm constraint (`~1.2`, `^1.21`, `>=12, <13`)"
+        )
     )]
     BadConstraint {
         component: String,
@@ -419,7 +425,9 @@ pub enum LockError {
     )]
     #[diagnostic(
         code(hydrate::lock::missing),
-        help("run `hydrate lock` to resolve `{constraint}` from `{repo}`, then commit `hydrate.lock`")
+        help(
+            "run `hydrate lock` to resolve `{constraint}` from `{repo}`, then commit `hydrate.lock`"
+        )
     )]
     MissingEntry {
         component: String,
@@ -446,14 +454,18 @@ pub enum LockError {
     #[error("`{what}` is not a chart repository URL")]
     #[diagnostic(
         code(hydrate::lock::repo_url),
-        help("use `https://…` (Helm repository), `file://…` (a folder with `index.yaml`) or `oci://registry/path`")
+        help(
+            "use `https://…` (Helm repository), `file://…` (a folder with `index.yaml`) or `oci://registry/path`"
+        )
     )]
     RepoUrl { what: String },
 
     #[error("cannot fetch `{url}`: {reason}")]
     #[diagnostic(
         code(hydrate::lock::fetch),
-        help("check the URL and the network, or use `--index-dir` with a local mirror of the index files")
+        help(
+            "check the URL and the network, or use `--index-dir` with a local mirror of the index files"
+        )
     )]
     Fetch { url: String, reason: String },
 
@@ -500,7 +512,9 @@ pub enum LockError {
     #[error("archive `{url}` has digest `{actual}`, but the repository publishes `{expected}`")]
     #[diagnostic(
         code(hydrate::lock::tampered),
-        help("the bytes differ from what the index promises; refusing them. If the publisher re-released the chart, re-check it and run `hydrate lock --update`")
+        help(
+            "the bytes differ from what the index promises; refusing them. If the publisher re-released the chart, re-check it and run `hydrate lock --update`"
+        )
     )]
     DigestMismatch {
         url: String,
@@ -611,7 +625,9 @@ mod tests {
             .expect_err("constraint needs an entry");
         assert!(matches!(err, LockError::MissingEntry { .. }));
         assert!(err.to_string().contains("`web@prod`"), "{err}");
-        let help = miette::Diagnostic::help(&err).expect("has help").to_string();
+        let help = miette::Diagnostic::help(&err)
+            .expect("has help")
+            .to_string();
         assert!(help.contains("run `hydrate lock`"), "{help}");
     }
 

@@ -4,6 +4,7 @@
 //! for them (`WWW-Authenticate: Bearer realm=…,service=…,scope=…`), as ghcr.io and Docker Hub do.
 //! Plain HTTP is used only for loopback registries when the caller allows it.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -21,16 +22,18 @@ const HELM_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// At most this many pages of `tags/list`.
 const MAX_TAG_PAGES: usize = 100;
 
+/// Anonymous registry tokens by `host/name`, kept for one run.
+pub(crate) type Tokens = Mutex<BTreeMap<String, String>>;
+
 /// One chart in a registry: `oci://<host>/<name>`.
 pub(crate) struct OciChart<'h> {
     http: &'h Http,
+    tokens: &'h Tokens,
     /// `https` or, for loopback registries with `--plain-http`, `http`.
     scheme: &'static str,
     host: String,
     /// Repository name: `<path>/<chart>`.
     name: String,
-    /// Bearer token once the registry handed one out.
-    token: Mutex<Option<String>>,
 }
 
 /// A resolved manifest.
@@ -77,7 +80,14 @@ struct HelmConfig {
 
 impl<'h> OciChart<'h> {
     /// The chart `<path>/<chart>` on `host`; plain HTTP only if allowed and the host is loopback.
-    pub(crate) fn new(http: &'h Http, host: &str, path: &str, chart: &str, plain_http: bool) -> Self {
+    pub(crate) fn new(
+        http: &'h Http,
+        tokens: &'h Tokens,
+        host: &str,
+        path: &str,
+        chart: &str,
+        plain_http: bool,
+    ) -> Self {
         let name = if path.is_empty() {
             chart.to_owned()
         } else {
@@ -90,10 +100,10 @@ impl<'h> OciChart<'h> {
         };
         Self {
             http,
+            tokens,
             scheme,
             host: host.to_owned(),
             name,
-            token: Mutex::new(None),
         }
     }
 
@@ -114,7 +124,7 @@ impl<'h> OciChart<'h> {
         let mut tags = Vec::new();
         let mut url = format!("{}://{}/v2/{}/tags/list", self.scheme, self.host, self.name);
         for _ in 0..MAX_TAG_PAGES {
-            let (mut response, body_url) = self.get(&url, "application/json")?;
+            let mut response = self.get(&url, "application/json")?;
             let status = response.status();
             if status.as_u16() == 404 {
                 return Err(self.error("the registry has no such repository (404)"));
@@ -127,7 +137,7 @@ impl<'h> OciChart<'h> {
                 .get("link")
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link);
-            let body = read_body(&body_url, &mut response, self.http)?;
+            let body = read_body(&url, &mut response, self.http)?;
             let list: TagList = serde_json::from_slice(&body)
                 .map_err(|e| self.error(format!("the tag list is not JSON: {e}")))?;
             tags.extend(list.tags.unwrap_or_default());
@@ -153,8 +163,11 @@ impl<'h> OciChart<'h> {
     /// The manifest of `version`, its digest checked against `Docker-Content-Digest`.
     pub(crate) fn manifest(&self, version: &str) -> Result<Manifest, LockError> {
         let tag = version.replace('+', "_");
-        let url = format!("{}://{}/v2/{}/manifests/{tag}", self.scheme, self.host, self.name);
-        let (mut response, _) = self.get(&url, MANIFEST_TYPES)?;
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{tag}",
+            self.scheme, self.host, self.name
+        );
+        let mut response = self.get(&url, MANIFEST_TYPES)?;
         let status = response.status();
         if status.as_u16() == 404 {
             return Err(self.error(format!("no manifest for tag `{tag}` (404)")));
@@ -179,7 +192,11 @@ impl<'h> OciChart<'h> {
         }
         let raw: RawManifest = serde_json::from_slice(&body)
             .map_err(|e| self.error(format!("manifest `{tag}` is not JSON: {e}")))?;
-        if raw.media_type.as_deref().is_some_and(|t| t.contains("index") || t.contains("list")) {
+        if raw
+            .media_type
+            .as_deref()
+            .is_some_and(|t| t.contains("index") || t.contains("list"))
+        {
             return Err(self.error(format!(
                 "`{tag}` is an image index, not a Helm chart manifest"
             )));
@@ -205,7 +222,7 @@ impl<'h> OciChart<'h> {
             "{}://{}/v2/{}/blobs/{}",
             self.scheme, self.host, self.name, descriptor.digest
         );
-        let (mut response, _) = self.get(&url, "*/*")?;
+        let mut response = self.get(&url, "*/*")?;
         let status = response.status();
         if !status.is_success() {
             return Err(self.error(format!(
@@ -226,15 +243,12 @@ impl<'h> OciChart<'h> {
     }
 
     /// GETs `url`, answering a bearer challenge once with an anonymous token.
-    fn get(
-        &self,
-        url: &str,
-        accept: &str,
-    ) -> Result<(ureq::http::Response<ureq::Body>, String), LockError> {
-        let token = self.token.lock().map(|t| t.clone()).unwrap_or(None);
+    fn get(&self, url: &str, accept: &str) -> Result<ureq::http::Response<ureq::Body>, LockError> {
+        let slot = format!("{}/{}", self.host, self.name);
+        let token = self.tokens.lock().ok().and_then(|t| t.get(&slot).cloned());
         let response = self.send(url, accept, token.as_deref())?;
         if response.status().as_u16() != 401 {
-            return Ok((response, url.to_owned()));
+            return Ok(response);
         }
         let challenge = response
             .headers()
@@ -243,8 +257,8 @@ impl<'h> OciChart<'h> {
             .unwrap_or_default()
             .to_owned();
         let token = self.fetch_token(&challenge)?;
-        if let Ok(mut slot) = self.token.lock() {
-            *slot = Some(token.clone());
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(slot, token.clone());
         }
         let response = self.send(url, accept, Some(&token))?;
         if response.status().as_u16() == 401 {
@@ -252,7 +266,7 @@ impl<'h> OciChart<'h> {
                 "the registry refused the anonymous token (401); hydrate pulls public charts only",
             ));
         }
-        Ok((response, url.to_owned()))
+        Ok(response)
     }
 
     fn send(
@@ -298,7 +312,9 @@ impl<'h> OciChart<'h> {
             query.push(("scope".to_owned(), format!("repository:{}:pull", self.name)));
         }
         let url = append_query(&realm, &query);
-        let mut response = self.http.request("GET", &url, &[("Accept", "application/json")])?;
+        let mut response = self
+            .http
+            .request("GET", &url, &[("Accept", "application/json")])?;
         let status = response.status();
         if !status.is_success() {
             return Err(self.error(format!("the token service answered {status}")));
@@ -322,7 +338,11 @@ fn parse_challenge(text: &str) -> Vec<(String, String)> {
         let Some((key, after)) = rest.split_once('=') else {
             break;
         };
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.find('"') {
@@ -345,7 +365,11 @@ fn parse_challenge(text: &str) -> Vec<(String, String)> {
 fn append_query(url: &str, params: &[(String, String)]) -> String {
     let mut out = url.to_owned();
     for (i, (k, v)) in params.iter().enumerate() {
-        let sep = if i == 0 && !url.contains('?') { '?' } else { '&' };
+        let sep = if i == 0 && !url.contains('?') {
+            '?'
+        } else {
+            '&'
+        };
         out.push(sep);
         out.push_str(&percent_encode(k));
         out.push('=');
@@ -370,9 +394,13 @@ fn percent_encode(text: &str) -> String {
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        params
-            .contains("rel=\"next\"")
-            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
     })
 }
 
@@ -403,7 +431,10 @@ mod tests {
             "https://auth.docker.io/token",
             &[
                 ("service".to_owned(), "registry.docker.io".to_owned()),
-                ("scope".to_owned(), "repository:bitnamicharts/redis:pull".to_owned()),
+                (
+                    "scope".to_owned(),
+                    "repository:bitnamicharts/redis:pull".to_owned(),
+                ),
             ],
         );
         assert_eq!(
