@@ -832,7 +832,8 @@ fn resolve_all(
             _ => None,
         })
         .collect();
-    let manifests: Vec<Result<Option<Manifest>, LockError>> = resolved
+    type OciDetails = (Manifest, Vec<super::Dependency>);
+    let manifests: Vec<Result<Option<OciDetails>, LockError>> = resolved
         .par_iter()
         .map(|r| {
             let needs = matches!(kinds[r.key].0, SourceId::Tags { .. }) && !gone.contains(r.key);
@@ -841,35 +842,33 @@ fn resolve_all(
             }
             let chart = ctx.oci(&r.key.repo, &r.key.chart)?;
             let manifest = chart.manifest(&r.published.version)?;
+            let deps = match &manifest.config {
+                Some(config) => chart.dependencies(config)?,
+                None => Vec::new(),
+            };
             bar.inc(1);
-            Ok(Some(manifest))
+            Ok(Some((manifest, deps)))
         })
         .collect();
     let mut errors = Vec::new();
     let mut entries = Vec::new();
     let mut warnings = Vec::new();
     let mut oci_manifests: BTreeMap<Key, Manifest> = BTreeMap::new();
-    for (r, manifest) in resolved.iter().zip(manifests) {
-        let manifest = match manifest {
-            Ok(m) => m,
+    for (r, details) in resolved.iter().zip(manifests) {
+        let manifest = match details {
+            Ok(Some((manifest, deps))) => Some((manifest, deps)),
+            Ok(None) => None,
             Err(e) => {
                 errors.push(e);
                 continue;
             }
         };
         let mut published = r.published.clone();
-        if let Some(m) = &manifest {
+        let manifest = manifest.map(|(m, deps)| {
             published.digest = Some(m.digest.clone());
-            if let Some(config) = &m.config {
-                match ctx
-                    .oci(&r.key.repo, &r.key.chart)
-                    .and_then(|c| c.dependencies(config))
-                {
-                    Ok(deps) => published.dependencies = deps,
-                    Err(e) => errors.push(e),
-                }
-            }
-        }
+            published.dependencies = deps;
+            m
+        });
         let components: Vec<String> = wanted[r.key].components.iter().cloned().collect();
         let entry = match describe(r, &published, components, &mut findings, &mut warnings) {
             Some(entry) => entry,

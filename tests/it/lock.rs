@@ -939,21 +939,33 @@ fn download_verifies_archives_and_records_bitnami_parts() {
 
 /// A registry that wants an anonymous bearer token and serves one chart, `charts/demo`.
 fn registry(chart: Vec<u8>, lie_about_digest: bool) -> (Server, String) {
-    let config = br#"{"name":"demo","version":"1.2.0","apiVersion":"v2","dependencies":[{"name":"postgresql","version":"16.x","repository":"oci://registry-1.docker.io/bitnamicharts","condition":"postgresql.enabled"}]}"#.to_vec();
-    let manifest = format!(
+    let (server, digest, _) = mutable_registry(chart, lie_about_digest);
+    (server, digest)
+}
+
+/// The Helm config blob of the test chart.
+const CONFIG: &[u8] = br#"{"name":"demo","version":"1.2.0","apiVersion":"v2","dependencies":[{"name":"postgresql","version":"16.x","repository":"oci://registry-1.docker.io/bitnamicharts","condition":"postgresql.enabled"}]}"#;
+
+/// The OCI manifest of a Helm chart whose layer is `chart`.
+fn chart_manifest(chart: &[u8]) -> Vec<u8> {
+    format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"{}","size":{}}}]}}"#,
-        sha256(&config),
-        config.len(),
-        sha256(&chart),
+        sha256(CONFIG),
+        CONFIG.len(),
+        sha256(chart),
         chart.len()
     )
-    .into_bytes();
-    let manifest_digest = sha256(&manifest);
-    let header_digest = if lie_about_digest {
-        sha256(b"other")
-    } else {
-        manifest_digest.clone()
-    };
+    .into_bytes()
+}
+
+/// Like [`registry`], with a handle to re-push tag `1.2.0` with other chart bytes.
+fn mutable_registry(
+    chart: Vec<u8>,
+    lie_about_digest: bool,
+) -> (Server, String, Arc<Mutex<Vec<u8>>>) {
+    let manifest_digest = sha256(&chart_manifest(&chart));
+    let pushed = Arc::new(Mutex::new(chart));
+    let current = pushed.clone();
     let realm = Arc::new(Mutex::new(String::new()));
     let realm2 = realm.clone();
     let server = Server::start(move |req| {
@@ -974,6 +986,7 @@ fn registry(chart: Vec<u8>, lie_about_digest: bool) -> (Server, String) {
             );
             return Resp::status(401).header("WWW-Authenticate", &challenge);
         }
+        let chart = current.lock().expect("lock").clone();
         match path {
             "/v2/charts/demo/tags/list" => {
                 Resp::ok(r#"{"name":"charts/demo","tags":["1.0.0","latest","1.2.0"]}"#).header(
@@ -989,21 +1002,23 @@ fn registry(chart: Vec<u8>, lie_about_digest: bool) -> (Server, String) {
                 if !accept.contains("application/vnd.oci.image.manifest.v1+json") {
                     return Resp::status(406);
                 }
-                Resp::ok(manifest.clone())
-                    .header("Docker-Content-Digest", &header_digest)
+                let manifest = chart_manifest(&chart);
+                let header = if lie_about_digest {
+                    sha256(b"other")
+                } else {
+                    sha256(&manifest)
+                };
+                Resp::ok(manifest)
+                    .header("Docker-Content-Digest", &header)
                     .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
             }
-            p if p == format!("/v2/charts/demo/blobs/{}", sha256(&config)) => {
-                Resp::ok(config.clone())
-            }
-            p if p == format!("/v2/charts/demo/blobs/{}", sha256(&chart)) => {
-                Resp::ok(chart.clone())
-            }
+            p if p == format!("/v2/charts/demo/blobs/{}", sha256(CONFIG)) => Resp::ok(CONFIG),
+            p if p == format!("/v2/charts/demo/blobs/{}", sha256(&chart)) => Resp::ok(chart),
             _ => Resp::status(404),
         }
     });
     *realm.lock().expect("lock") = server.base.clone();
-    (server, manifest_digest)
+    (server, manifest_digest, pushed)
 }
 
 #[test]
@@ -1063,4 +1078,31 @@ fn oci_manifest_digest_must_match_the_registry_header() {
     let repo = format!("oci://{}/charts", server.base.trim_start_matches("http://"));
     let err = lock(&root, &args(), &[request("db", &repo, "demo", "~1.2")]).expect_err("lies");
     assert!(err.to_string().contains("but the registry says"), "{err}");
+}
+
+#[test]
+fn a_re_pushed_oci_tag_is_reported() {
+    let (server, first_digest, pushed) = mutable_registry(demo_chart(), false);
+    let (_tmp, root) = temp_root();
+    let repo = format!("oci://{}/charts", server.base.trim_start_matches("http://"));
+    let requests = [request("db", &repo, "demo", "~1.2")];
+    lock(&root, &args(), &requests).expect("locks");
+
+    *pushed.lock().expect("lock") = tgz(&[("demo/Chart.yaml", b"name: demo\nversion: 1.2.0\n")]);
+    let again = lock(&root, &args(), &requests).expect("runs");
+    assert!(
+        matches!(&again.findings[..], [Finding::DigestChanged { locked, .. }] if *locked == first_digest),
+        "{:?}",
+        again.findings
+    );
+    let pinned = read_lock(&root)
+        .expect("reads")
+        .expect("exists")
+        .pin(&requests[0])
+        .expect("pins");
+    assert_eq!(
+        pinned.digest.as_deref(),
+        Some(first_digest.as_str()),
+        "the locked bytes stay"
+    );
 }
