@@ -218,6 +218,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Secrets(Box<crate::secrets::SecretsError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(Box<crate::lock::LockError>),
     #[error("{} errors", .0.len())]
     #[diagnostic(code(hydrate::errors))]
     Many(#[related] Vec<Error>),
@@ -249,5 +252,6 @@ macro_rules! boxed_from {
 }
 use crate::diff::DiffError;
 use crate::git::GitError;
+use crate::lock::LockError;
 use crate::secrets::SecretsError;
-boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets);
+boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets, LockError => Lock);

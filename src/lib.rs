@@ -14,6 +14,7 @@ pub mod error;
 pub mod git;
 pub mod load;
 pub mod model;
+pub mod lock;
 pub mod output;
 pub mod render;
 pub mod secrets;

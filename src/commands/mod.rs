@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod envs;
+pub mod lock;
 pub mod review;
 
 use camino::Utf8Path;
@@ -17,6 +18,7 @@ pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Envs => envs::run(&cli.root),
         Command::Diff(args) => review::diff(&cli.root, args),
         Command::Check(args) => review::check(&cli.root, args),
+        Command::Lock(args) => lock::run(&cli.root, args),
         Command::Secret(cmd) => match crate::secrets::run(&cli.root, cmd)? {
             0 => Ok(Outcome::Clean),
             _ => Ok(Outcome::Findings),

@@ -10,3 +10,4 @@ mod review;
 mod safety;
 mod schema;
 mod secrets;
+mod lock;
