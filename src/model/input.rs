@@ -129,7 +129,6 @@ pub struct Storage {
     pub block_class: Option<String>,
 }
 
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsPolicy {
