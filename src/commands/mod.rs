@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod envs;
+pub mod lint;
 
 use camino::Utf8Path;
 
@@ -13,6 +14,7 @@ use crate::{Outcome, load};
 pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     match &cli.command {
         Command::Build(args) => build::run(&cli.root, args),
+        Command::Lint(args) => lint::run(&cli.root, args),
         Command::Envs => envs::run(&cli.root),
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Object, Output};
-use crate::error::{Error, InputError};
+use crate::error::Error;
 use crate::model::{Component, Model, ResolvedChart};
 
 /// How often Flux looks at the source and reconciles the release.
@@ -15,7 +15,9 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
     let Some(chart) = &component.chart else {
         return Ok(Output::default());
     };
-    let version = exact_version(model, component, chart)?;
+    // A version that is not exact is rendered as written (a Flux range) and reported by the
+    // `unpinned-chart` lint, which fails the build unless an allow entry says why.
+    let version = chart.version.clone();
     let sources = vec![component.file.path.clone(), model.env.file.path.clone()];
     let source = if chart.is_oci() {
         oci_repository(component, chart, &version)
@@ -27,25 +29,6 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
         Object::new(component.layer, &component.name, sources.clone(), source),
         Object::new(component.layer, &component.name, sources, release),
     ]))
-}
-
-/// The chart version, which must be exact: constraints are resolved by `hydrate lock`.
-fn exact_version(model: &Model, component: &Component, chart: &ResolvedChart) -> Result<String, Error> {
-    let version = chart.version.trim_start_matches('v');
-    if semver::Version::parse(version).is_ok() {
-        return Ok(chart.version.clone());
-    }
-    let text = model.source(&chart.version_at.file).map(|f| f.text.as_str());
-    Err(InputError::new(
-        chart.version_at.clone(),
-        text,
-        format!(
-            "chart version `{}` of component `{}` is not an exact version",
-            chart.version, component.name
-        ),
-    )
-    .with_help("write an exact semver version such as `41.3.0`")
-    .into())
 }
 
 fn helm_repository(component: &Component, chart: &ResolvedChart) -> Value {
@@ -65,13 +48,22 @@ fn oci_repository(component: &Component, chart: &ResolvedChart, version: &str) -
         "spec": {
             "interval": SOURCE_INTERVAL,
             "url": format!("{}/{}", chart.repo, chart.name),
-            "ref": { "tag": version },
+            "ref": oci_ref(version),
             "layerSelector": {
                 "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
                 "operation": "copy",
             },
         },
     })
+}
+
+/// `{tag: 1.2.3}` for an exact version, `{semver: <range>}` otherwise.
+fn oci_ref(version: &str) -> Value {
+    if crate::lint::unpinned_chart::is_exact(version) {
+        json!({ "tag": version })
+    } else {
+        json!({ "semver": version })
+    }
 }
 
 fn helm_release(model: &Model, component: &Component, chart: &ResolvedChart, version: &str) -> Value {

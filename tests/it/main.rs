@@ -6,5 +6,6 @@ mod cli;
 mod determinism;
 mod golden;
 mod kustomize;
+mod lint;
 mod safety;
 mod schema;
