@@ -45,16 +45,18 @@ pub fn run(root: &Utf8Path, args: &LintArgs) -> Result<Outcome, Error> {
     })
 }
 
-/// Every finding with its source line, then one summary line per environment.
+/// For each environment: every finding with its source line, then a summary line naming the
+/// environment (a component's finding shows once per environment that enables it).
 pub fn text(inputs: &Inputs, compiled: &[Compiled]) -> String {
     let mut out = String::new();
-    for c in compiled {
+    for (i, c) in compiled.iter().enumerate() {
+        if i > 0 && !c.diagnostics.is_empty() {
+            out.push('\n');
+        }
         for d in &c.diagnostics {
             out.push_str(&d.render(source_text(inputs, &d.at.file)));
             out.push_str("\n\n");
         }
-    }
-    for c in compiled {
         out.push_str(&summary(c));
         out.push('\n');
     }

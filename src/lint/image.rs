@@ -247,14 +247,16 @@ fn walk(value: &Value, path: &str, key: &str, global: Option<GlobalRegistry<'_>>
                 let child = child_path(path, k);
                 if let Value::String(text) = v
                     && is_image_key(k)
-                    && let Some(image) = ImageRef::parse(text)
                 {
-                    out.push(Found {
-                        path: child.clone(),
-                        written: text.clone(),
-                        image,
-                        form: Form::String,
-                    });
+                    let written = with_sibling_tag(text, k, map);
+                    if let Some(image) = ImageRef::parse(&written) {
+                        out.push(Found {
+                            path: child.clone(),
+                            written,
+                            image,
+                            form: Form::String,
+                        });
+                    }
                 }
                 walk(v, &child, k, global, out);
             }
@@ -265,6 +267,18 @@ fn walk(value: &Value, path: &str, key: &str, global: Option<GlobalRegistry<'_>>
             }
         }
         _ => {}
+    }
+}
+
+/// `image: nginx` beside `tag: 1.27` (or `imageTag`), as some charts write it: `nginx:1.27`.
+fn with_sibling_tag(text: &str, key: &str, map: &Map<String, Value>) -> String {
+    let untagged = ImageRef::parse(text).is_some_and(|r| r.tag.is_none() && r.digest.is_none());
+    match (key, untagged) {
+        ("image", true) => match scalar(map, "tag").or_else(|| scalar(map, "imageTag")) {
+            Some(tag) => format!("{}:{tag}", text.trim()),
+            None => text.to_string(),
+        },
+        _ => text.to_string(),
     }
 }
 
@@ -435,6 +449,7 @@ mod tests {
             "notes": {"repository": "https://github.com/x/y"},
             "description": "uses bitnami/redis, not really",
             "sidecarImage": "busybox:1",
+            "legacy": {"image": "nginx", "imageTag": "1.27"},
         });
         let found = images_in(&values, "values", None);
         let got: Vec<(String, String)> = found
@@ -452,6 +467,7 @@ mod tests {
                 ("values.initContainers[0].image", "docker.io/velero/plugin:v1"),
                 ("values.kubectl.image.repository", "registry.k8s.io/kubectl"),
                 ("values.sidecarImage", "docker.io/library/busybox:1"),
+                ("values.legacy.image", "docker.io/library/nginx:1.27"),
             ]
             .map(|(a, b)| (a.to_string(), b.to_string()))
         );

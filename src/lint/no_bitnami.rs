@@ -73,7 +73,7 @@ fn chart_source(ctx: &Ctx<'_>, component: &Component, out: &mut Vec<Finding>) {
 fn object_sources(ctx: &Ctx<'_>, object: &Object, out: &mut Vec<Finding>) {
     if !matches!(
         object.kind(),
-        "HelmRepository" | "OCIRepository" | "GitRepository" | "Bucket"
+        "HelmRepository" | "OCIRepository" | "GitRepository"
     ) || ctx.chart_object_of(object).is_some()
     {
         return;

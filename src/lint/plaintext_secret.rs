@@ -63,8 +63,9 @@ fn plain(ctx: &Ctx<'_>, object: &Object, out: &mut Vec<Finding>) {
         ),
         format!(
             "declare it in the component's `secrets` and supply it encrypted as \
-             `secrets/{}/<component>/{}.sops.yaml` (`hydrate secret seal`); never commit secret values",
+             `secrets/{}/{}/{}.sops.yaml` (`hydrate secret seal`); never commit secret values",
             ctx.model.env.name,
+            ctx.component_of(object).map_or("<component>", |c| c.name.as_str()),
             object.name()
         ),
     ));

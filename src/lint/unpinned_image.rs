@@ -93,10 +93,17 @@ fn image(ctx: &Ctx<'_>, object: &Object, found: &Found, require_digest: bool, ou
                 "image `{}` has no digest, and this environment requires digests (`lint.require_image_digests`)",
                 found.written
             ),
-            format!(
-                "append its digest: `{}@sha256:…` (`crane digest {}` prints it)",
-                found.written, found.written
-            ),
+            if split {
+                format!(
+                    "set `digest: sha256:…` beside `repository` (`crane digest {}` prints it)",
+                    found.written
+                )
+            } else {
+                format!(
+                    "append its digest: `{}@sha256:…` (`crane digest {}` prints it)",
+                    found.written, found.written
+                )
+            },
         )
     } else {
         return;
