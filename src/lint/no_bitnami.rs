@@ -44,8 +44,8 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     for component in &ctx.model.components {
         chart_source(ctx, component, out);
         subcharts(ctx, component, out);
-        velero_kubectl(ctx, component, out);
     }
+    velero_kubectl(ctx, out);
     for object in ctx.objects.iter().filter(|o| o.verbatim.is_none()) {
         object_sources(ctx, object, out);
         object_images(ctx, object, out);
@@ -191,38 +191,74 @@ fn subcharts(ctx: &Ctx<'_>, component: &Component, out: &mut Vec<Finding>) {
     }
 }
 
+/// The chart a HelmRelease installs: (chart name, version, the object and YAML path where the
+/// version is written). Reads `spec.chart.spec`, or the OCIRepository named by `spec.chartRef`.
+fn release_chart<'a>(
+    ctx: &Ctx<'a>,
+    release: &'a Object,
+) -> Option<(&'a str, &'a str, &'a Object, &'static str)> {
+    if let Some(spec) = release.value.pointer("/spec/chart/spec") {
+        let name = spec.get("chart").and_then(Value::as_str)?;
+        let version = spec.get("version").and_then(Value::as_str)?;
+        return Some((name, version, release, "spec.chart.spec.version"));
+    }
+    let reference = release.value.pointer("/spec/chartRef")?;
+    if reference.get("kind").and_then(Value::as_str) != Some("OCIRepository") {
+        return None;
+    }
+    let name = reference.get("name").and_then(Value::as_str)?;
+    let namespace = reference
+        .get("namespace")
+        .and_then(Value::as_str)
+        .or(release.namespace());
+    let source = ctx
+        .objects
+        .iter()
+        .find(|o| o.kind() == "OCIRepository" && o.name() == name && o.namespace() == namespace)?;
+    let url = source.value.pointer("/spec/url").and_then(Value::as_str)?;
+    let chart = url.trim_end_matches('/').rsplit('/').next()?;
+    let version = source.value.pointer("/spec/ref/tag").and_then(Value::as_str)?;
+    Some((chart, version, source, "spec.ref.tag"))
+}
+
 /// Velero charts before 12.0.0 run their CRD hooks with `docker.io/bitnami/kubectl` (later
-/// `bitnamilegacy`); 12.0.0 switched to `registry.k8s.io/kubectl`.
-fn velero_kubectl(ctx: &Ctx<'_>, component: &Component, out: &mut Vec<Finding>) {
-    let Some(chart) = &component.chart else {
-        return;
-    };
-    let Ok(version) = semver::Version::parse(chart.version.trim_start_matches('v')) else {
-        return; // `unpinned-chart` reports it
-    };
-    if chart.name != "velero" || version.major >= 12 {
-        return;
+/// `bitnamilegacy`); 12.0.0 switched to `registry.k8s.io/kubectl`. Checked on every HelmRelease,
+/// whether a component's `chart`, a generator or a plain manifest made it.
+fn velero_kubectl(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let releases = ctx
+        .objects
+        .iter()
+        .filter(|o| o.kind() == "HelmRelease" && o.verbatim.is_none());
+    for release in releases {
+        let Some((chart, version, at, path)) = release_chart(ctx, release) else {
+            continue;
+        };
+        let Ok(parsed) = semver::Version::parse(version.trim_start_matches('v')) else {
+            continue; // `unpinned-chart` reports it
+        };
+        if chart != "velero" || parsed.major >= 12 {
+            continue;
+        }
+        let empty = Value::Null;
+        let values = release.value.pointer("/spec/values").unwrap_or(&empty);
+        let repository = values
+            .pointer("/kubectl/image/repository")
+            .and_then(Value::as_str);
+        let hooks_off =
+            values.get("upgradeCRDs") == Some(&Value::Bool(false)) && !is_true(values.get("cleanUpCRDs"));
+        // A repository set in the values is checked as an image like any other.
+        if repository.is_some_and(|r| ImageRef::parse(r).is_some()) || hooks_off {
+            continue;
+        }
+        out.push(ctx.at_object(at, path, None).finding(
+            &RULE,
+            format!(
+                "Velero chart `{version}` runs its CRD hook with the Bitnami image `docker.io/bitnamilegacy/kubectl`"
+            ),
+            "use Velero chart 12.0.0 or later (kubectl from `registry.k8s.io/kubectl`), or set \
+             `kubectl.image.repository` to a non-Bitnami image",
+        ));
     }
-    let release = release_of(ctx, component);
-    let values = release_values(release, component);
-    let repository = values
-        .pointer("/kubectl/image/repository")
-        .and_then(Value::as_str);
-    let hooks_off =
-        values.get("upgradeCRDs") == Some(&Value::Bool(false)) && !is_true(values.get("cleanUpCRDs"));
-    // A repository set in the values is checked as an image like any other.
-    if repository.is_some_and(|r| ImageRef::parse(r).is_some()) || hooks_off {
-        return;
-    }
-    out.push(ctx.at_chart_version(component).finding(
-        &RULE,
-        format!(
-            "Velero chart `{}` runs its CRD hook with the Bitnami image `docker.io/bitnamilegacy/kubectl`",
-            chart.version
-        ),
-        "use Velero chart 12.0.0 or later (kubectl from `registry.k8s.io/kubectl`), or set \
-         `kubectl.image.repository` to a non-Bitnami image",
-    ));
 }
 
 #[cfg(test)]

@@ -230,6 +230,26 @@ fn no_bitnami() {
             expect: &["no-bitnami platform/velero/component.yaml:4:12 chart.version"],
         },
         Case {
+            name: "Velero chart before 12 from an OCI registry, and in a plain HelmRelease",
+            files: &[
+                (
+                    "platform/velero/component.yaml",
+                    "chart:\n  repo: oci://ghcr.io/mirror/charts\n  name: velero\n  version: 10.0.1\n",
+                ),
+                ("platform/backup/component.yaml", "manifests: [release.yaml]\n"),
+                (
+                    "platform/backup/release.yaml",
+                    "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: velero\nspec:\n  \
+                     interval: 1h\n  chart:\n    spec:\n      chart: velero\n      version: 11.4.0\n      \
+                     sourceRef: {kind: HelmRepository, name: vmware}\n",
+                ),
+            ],
+            expect: &[
+                "no-bitnami platform/backup/release.yaml:10:16 spec.chart.spec.version",
+                "no-bitnami platform/velero/component.yaml:4:12 chart.version",
+            ],
+        },
+        Case {
             name: "Velero 12 and Velero 11 with its kubectl image replaced pass",
             files: &[
                 (
