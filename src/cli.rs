@@ -12,9 +12,12 @@ Exit codes:
 Examples:
   hydrate build prod             render out/prod/ from environments/prod.yaml, platform/ and apps/
   hydrate build --all -j 4       render every environment with 4 threads
+  hydrate build --changed-since origin/main   only the environments whose inputs changed
   hydrate lint                   check every environment against the lint rules
   hydrate lint prod --format json
   hydrate envs                   list environments and their components
+  hydrate diff prod --base HEAD  what a render would change, object by object
+  hydrate check --all            exit 1 when the committed out/ is stale
   hydrate --root ../infra build dev";
 
 /// hydrate: a static GitOps manifest compiler. Turns environments/, platform/ and apps/ into a
@@ -48,6 +51,15 @@ pub enum Command {
     Lint(LintArgs),
     /// List environments and their components.
     Envs,
+    /// Compare a fresh render with `out/<env>` as committed at a revision (or the working tree),
+    /// object by object; secrets are never shown.
+    #[command(
+        after_help = "Examples:\n  hydrate diff prod\n  hydrate diff --all --base origin/main --format markdown"
+    )]
+    Diff(crate::diff::DiffArgs),
+    /// CI gate: fail when the committed `out/` differs from a fresh render.
+    #[command(after_help = "Examples:\n  hydrate check --all\n  hydrate check prod --worktree")]
+    Check(crate::diff::check::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +70,10 @@ pub struct BuildArgs {
     /// Build every environment.
     #[arg(long, conflicts_with = "envs")]
     pub all: bool,
+    /// Only the environments (of those named, or all) whose inputs changed since REF
+    /// (committed, staged, unstaged or untracked).
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -209,6 +209,12 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(Box<OutputError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Diff(Box<crate::diff::DiffError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Git(Box<crate::git::GitError>),
     #[error("{} errors", .0.len())]
     #[diagnostic(code(hydrate::errors))]
     Many(#[related] Vec<Error>),
@@ -238,4 +244,6 @@ macro_rules! boxed_from {
         }
     )*};
 }
-boxed_from!(LoadError => Load, InputError => Input, OutputError => Output);
+use crate::diff::DiffError;
+use crate::git::GitError;
+boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git);

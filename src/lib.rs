@@ -9,7 +9,9 @@
 pub mod cli;
 pub mod commands;
 pub mod diag;
+pub mod diff;
 pub mod error;
+pub mod git;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -9,7 +9,19 @@ use crate::{Compiled, Outcome, compile, output};
 
 pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
     let inputs = super::load_root(root)?;
-    let envs = super::select_envs(&inputs, &args.envs, args.all)?;
+    let mut envs = if args.changed_since.is_some() && args.envs.is_empty() {
+        inputs.env_names()
+    } else {
+        super::select_envs(&inputs, &args.envs, args.all)?
+    };
+    if let Some(rev) = &args.changed_since {
+        let changed = crate::git::envs_changed_since(root, rev, &inputs.env_names())?;
+        envs.retain(|env| changed.contains(env));
+        if envs.is_empty() {
+            eprintln!("no environment has inputs changed since `{rev}`; nothing to build");
+            return Ok(Outcome::Clean);
+        }
+    }
     let results: Vec<Result<Compiled, Error>> = envs.par_iter().map(|env| compile(&inputs, env)).collect();
     let mut compiled = Vec::new();
     let mut errors = Vec::new();

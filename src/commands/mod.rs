@@ -3,6 +3,7 @@
 pub mod build;
 pub mod envs;
 pub mod lint;
+pub mod review;
 
 use camino::Utf8Path;
 
@@ -16,6 +17,8 @@ pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Build(args) => build::run(&cli.root, args),
         Command::Lint(args) => lint::run(&cli.root, args),
         Command::Envs => envs::run(&cli.root),
+        Command::Diff(args) => review::diff(&cli.root, args),
+        Command::Check(args) => review::check(&cli.root, args),
     }
 }
 

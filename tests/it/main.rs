@@ -7,5 +7,6 @@ mod determinism;
 mod golden;
 mod kustomize;
 mod lint;
+mod review;
 mod safety;
 mod schema;

@@ -1,0 +1,206 @@
+//! `hydrate check`, the CI gate: does the committed `out/<env>` equal a fresh render? Pure
+//! comparison ([`compare`]); [`run`] reads the committed side through [`crate::git`].
+
+use std::fmt::Write as _;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Serialize;
+
+use super::{DiffError, Outcome, out_dir, select_envs};
+use crate::git::{self, GitError};
+use crate::output::Tree;
+
+/// The revision `hydrate check` compares with unless `--worktree` is given.
+pub const CHECK_REV: &str = "HEAD";
+
+/// Fail (exit status 1) when the committed `out/` differs from a fresh render.
+///
+/// Compares with `out/<env>` as committed at `HEAD`, read from git; `--worktree` compares with
+/// the files on disk instead. Without names or `--all`, checks every environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CheckArgs {
+    /// Environments to check (default: all).
+    #[arg(value_name = "ENV", conflicts_with = "all")]
+    pub envs: Vec<String>,
+    /// Check every environment, and flag `out/<name>` folders no environment renders.
+    #[arg(long)]
+    pub all: bool,
+    /// Compare with the files in `out/` on disk instead of the commit at `HEAD`.
+    #[arg(long)]
+    pub worktree: bool,
+}
+
+/// How a committed tree differs from a fresh one, path by path (paths relative to `out/<env>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    /// In both, with different bytes.
+    pub stale: Vec<Utf8PathBuf>,
+    /// Rendered but not committed.
+    pub missing: Vec<Utf8PathBuf>,
+    /// Committed but no longer rendered.
+    pub extra: Vec<Utf8PathBuf>,
+}
+
+impl CheckReport {
+    /// True when the committed tree equals the fresh one.
+    pub fn is_clean(&self) -> bool {
+        self.stale.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Compares the committed tree with a fresh render, file by file, in path order.
+pub fn compare(committed: &Tree, fresh: &Tree) -> CheckReport {
+    let mut r = CheckReport::default();
+    for (path, bytes) in fresh {
+        match committed.get(path) {
+            None => r.missing.push(path.clone()),
+            Some(old) if old != bytes => r.stale.push(path.clone()),
+            Some(_) => {}
+        }
+    }
+    r.extra = committed
+        .keys()
+        .filter(|p| !fresh.contains_key(*p))
+        .cloned()
+        .collect();
+    r
+}
+
+/// Renders the check of several environments; `orphans` are `out/<name>` folders without an
+/// environment. Ends with the commands that fix what is wrong.
+pub fn format_check(reports: &[(String, CheckReport)], orphans: &[String], against: &str) -> String {
+    let mut s = String::new();
+    let mut stale_envs: Vec<&str> = Vec::new();
+    for (env, r) in reports {
+        if r.is_clean() {
+            let _ = writeln!(s, "ok     `out/{env}` matches a fresh render ({against})");
+            continue;
+        }
+        stale_envs.push(env);
+        let _ = writeln!(
+            s,
+            "STALE  `out/{env}` differs from a fresh render ({against}): {} stale, {} missing, {} extra",
+            r.stale.len(),
+            r.missing.len(),
+            r.extra.len()
+        );
+        for (label, paths) in [("stale", &r.stale), ("missing", &r.missing), ("extra", &r.extra)] {
+            for p in paths {
+                let _ = writeln!(s, "  {label:<8} out/{env}/{p}");
+            }
+        }
+    }
+    for name in orphans {
+        let _ = writeln!(
+            s,
+            "EXTRA  `out/{name}` has no environment `environments/{name}.yaml`"
+        );
+    }
+    if !stale_envs.is_empty() {
+        let envs = stale_envs.join(" ");
+        let _ = writeln!(
+            s,
+            "\nfix: run `hydrate build {envs}` (from a source checkout: `cargo run -- build {envs}`), then commit `out/`"
+        );
+    }
+    if !orphans.is_empty() {
+        let dirs: Vec<String> = orphans.iter().map(|o| format!("out/{o}")).collect();
+        let lead = if stale_envs.is_empty() { "\nfix" } else { "and" };
+        let _ = writeln!(s, "{lead}: run `git rm -r {}` and commit", dirs.join(" "));
+    }
+    s
+}
+
+/// Runs `hydrate check`: renders each environment with `render` and compares it with the
+/// committed `out/<env>` (at `HEAD`, or on disk with `--worktree`).
+///
+/// Exit status 0 when everything matches, 1 when anything is stale, missing or extra; errors
+/// map to exit status 2.
+pub fn run<E: From<DiffError>>(
+    root: &Utf8Path,
+    args: &CheckArgs,
+    known: &[String],
+    mut render: impl FnMut(&str) -> Result<Tree, E>,
+) -> Result<Outcome, E> {
+    let all = args.all || args.envs.is_empty();
+    let envs = select_envs(&args.envs, all, known)?;
+    let repo = if args.worktree {
+        None
+    } else {
+        Some(git::open(root).map_err(DiffError::from)?)
+    };
+    let head_err = |e: GitError| match e {
+        GitError::Revision { .. } => DiffError::NoCommit {
+            reason: "the repository has no commit yet".to_owned(),
+        },
+        other => DiffError::Git(other),
+    };
+    let mut reports = Vec::new();
+    for env in &envs {
+        let committed = match &repo {
+            Some(repo) => git::tree_at(repo, CHECK_REV, &out_dir(env)).map_err(head_err)?,
+            None => git::worktree_tree(root, &out_dir(env)).map_err(DiffError::from)?,
+        };
+        let fresh = render(env)?;
+        reports.push((env.clone(), compare(&committed, &fresh)));
+    }
+    let orphans: Vec<String> = if all && !known.is_empty() {
+        let on_record = match &repo {
+            Some(repo) => git::out_envs_at(repo, CHECK_REV).map_err(head_err)?,
+            None => git::out_envs_in_worktree(root).map_err(DiffError::from)?,
+        };
+        on_record.into_iter().filter(|e| !known.contains(e)).collect()
+    } else {
+        Vec::new()
+    };
+    let against = if args.worktree {
+        "files on disk"
+    } else {
+        "committed at `HEAD`"
+    };
+    let failed = !orphans.is_empty() || reports.iter().any(|(_, r)| !r.is_clean());
+    Ok(Outcome {
+        exit_code: u8::from(failed),
+        stdout: format_check(&reports, &orphans, against),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        files
+            .iter()
+            .map(|(p, t)| (Utf8PathBuf::from(*p), t.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn stale_missing_and_extra_are_listed() {
+        let committed = tree(&[("a.yaml", "1"), ("b.yaml", "same"), ("gone.yaml", "x")]);
+        let fresh = tree(&[("a.yaml", "2"), ("b.yaml", "same"), ("new.yaml", "y")]);
+        let r = compare(&committed, &fresh);
+        assert_eq!(r.stale, ["a.yaml"]);
+        assert_eq!(r.missing, ["new.yaml"]);
+        assert_eq!(r.extra, ["gone.yaml"]);
+        let text = format_check(&[("prod".into(), r)], &[], "committed at `HEAD`");
+        assert!(text.contains("  stale    out/prod/a.yaml\n"), "{text}");
+        assert!(text.trim_end().ends_with("then commit `out/`"), "{text}");
+        assert!(text.contains("`hydrate build prod`"), "{text}");
+    }
+
+    #[test]
+    fn a_fresh_tree_is_clean() {
+        let t = tree(&[("a.yaml", "1")]);
+        assert!(compare(&t, &t).is_clean());
+        let text = format_check(&[("prod".into(), compare(&t, &t))], &[], "files on disk");
+        assert!(!text.contains("fix:"), "{text}");
+    }
+
+    #[test]
+    fn orphans_get_a_removal_command() {
+        let text = format_check(&[], &["qa".into()], "committed at `HEAD`");
+        assert!(text.contains("`git rm -r out/qa`"), "{text}");
+    }
+}
