@@ -1,7 +1,7 @@
 //! Command-line interface (clap derive). Each subcommand's `///` is its help.
 
 use camino::Utf8PathBuf;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -13,6 +13,8 @@ Examples:
   hydrate build prod             render out/prod/ from environments/prod.yaml, platform/ and apps/
   hydrate build --all -j 4       render every environment with 4 threads
   hydrate build --changed-since origin/main   only the environments whose inputs changed
+  hydrate lint                   check every environment against the lint rules
+  hydrate lint prod --format json
   hydrate envs                   list environments and their components
   hydrate diff prod --base HEAD  what a render would change, object by object
   hydrate check --all            exit 1 when the committed out/ is stale
@@ -40,6 +42,13 @@ pub enum Command {
         after_help = "Examples:\n  hydrate build prod\n  hydrate build dev prod -j 1\n  hydrate build --all"
     )]
     Build(BuildArgs),
+    /// Check environments against the lint rules (docs/lints.md); writes nothing.
+    #[command(
+        after_help = "Rules are documented in docs/lints.md; exceptions go in `lint.allow` \
+                            entries, each with a reason.\n\n\
+                            Examples:\n  hydrate lint\n  hydrate lint prod\n  hydrate lint --all --format json"
+    )]
+    Lint(LintArgs),
     /// List environments and their components.
     Envs,
     /// Compare a fresh render with `out/<env>` as committed at a revision (or the working tree),
@@ -71,4 +80,23 @@ pub struct BuildArgs {
     /// (committed, staged, unstaged or untracked).
     #[arg(long, value_name = "REF")]
     pub changed_since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Environments to check (file stems of environments/*.yaml); all when none is named.
+    #[arg(value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Check every environment (the default when no ENV is named).
+    #[arg(long, conflicts_with = "envs")]
+    pub all: bool,
+    /// Output format: rustc-style text, or a JSON array of findings.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }

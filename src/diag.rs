@@ -79,7 +79,73 @@ impl Diagnostic {
     }
 }
 
-/// rustc-style text: `error[code]: file:line:col path: message`, then `= object`, `= help`.
+impl Diagnostic {
+    /// rustc-style text like [`Display`](fmt::Display), with the source line and a caret under
+    /// the column when `source` (the text of `self.at.file`) is given:
+    ///
+    /// ```text
+    /// error[no-bitnami]: image `docker.io/bitnami/postgresql` is published by Bitnami
+    ///   --> apps/n8n/component.yaml:14:17 values.image.repository
+    ///    |
+    /// 14 |     repository: bitnami/postgresql
+    ///    |                 ^
+    ///    = help: use the upstream image …
+    /// ```
+    pub fn render(&self, source: Option<&str>) -> String {
+        let snippet = match (source, self.at.pos) {
+            (Some(text), Some(pos)) => text
+                .lines()
+                .nth(pos.line.saturating_sub(1))
+                .map(|line| (line, pos)),
+            _ => None,
+        };
+        let Some((line, pos)) = snippet else {
+            return self.to_string();
+        };
+        let number = pos.line.to_string();
+        let gutter = " ".repeat(number.len());
+        let caret_at: String = line
+            .chars()
+            .take(pos.column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let mut out = format!(
+            "{}[{}]: {}\n  --> {}",
+            self.severity, self.code, self.message, self.at
+        );
+        if let Some(path) = &self.yaml_path {
+            out.push_str(&format!(" {path}"));
+        }
+        out.push_str(&format!(
+            "\n{gutter} |\n{number} | {line}\n{gutter} | {caret_at}^"
+        ));
+        if let Some(object) = &self.object {
+            out.push_str(&format!("\n{gutter} = object: {object}"));
+        }
+        if let Some(help) = &self.help {
+            out.push_str(&format!("\n{gutter} = help: {help}"));
+        }
+        out
+    }
+
+    /// The flat JSON form: `file`, `line`, `column`, `yaml_path`, `code`, `severity`, `message`,
+    /// `help`, `object` (absent values are `null`).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "file": self.at.file,
+            "line": self.at.pos.map(|p| p.line),
+            "column": self.at.pos.map(|p| p.column),
+            "yaml_path": self.yaml_path,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "help": self.help,
+            "object": self.object,
+        })
+    }
+}
+
+/// rustc-style text: `error[code]: message`, then `--> file:line:col path`, `= object`, `= help`.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
@@ -94,5 +160,59 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n   = help: {help}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Pos;
+
+    fn diag() -> Diagnostic {
+        Diagnostic::error(
+            "no-bitnami",
+            Location {
+                file: "apps/a/component.yaml".into(),
+                pos: Some(Pos { line: 2, column: 15 }),
+            },
+            "image `docker.io/bitnami/redis` is published by Bitnami",
+        )
+        .path("values.image.repository")
+        .with_help("use the upstream image")
+    }
+
+    #[test]
+    fn renders_a_snippet_with_a_caret_under_the_column() {
+        let text = "values:\n  image: {repository: bitnami/redis}\n";
+        assert_eq!(
+            diag().render(Some(text)),
+            "error[no-bitnami]: image `docker.io/bitnami/redis` is published by Bitnami\n  \
+             --> apps/a/component.yaml:2:15 values.image.repository\n  |\n2 |   image: {repository: bitnami/redis}\n  \
+             |               ^\n  = help: use the upstream image"
+        );
+        assert_eq!(diag().render(None), diag().to_string());
+    }
+
+    #[test]
+    fn json_is_flat_with_every_field() {
+        let json = diag().to_json();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "file",
+                "line",
+                "column",
+                "yaml_path",
+                "code",
+                "severity",
+                "message",
+                "help",
+                "object"
+            ]
+        );
+        assert_eq!(json["line"], 2);
+        assert_eq!(json["severity"], "error");
+        assert_eq!(json["object"], serde_json::Value::Null);
     }
 }

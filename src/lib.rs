@@ -12,6 +12,7 @@ pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod git;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod lock;
@@ -48,7 +49,8 @@ impl Compiled {
 pub fn compile(inputs: &Inputs, env: &str) -> Result<Compiled, Error> {
     let model = model::resolve(inputs, env)?; // overrides applied, every value validated
     let rendered = render::render(&model)?; // objects in a stable order
-    let mut diagnostics = rendered.warnings; // lint findings join here
+    let mut diagnostics = rendered.warnings;
+    diagnostics.extend(lint::check(&model, &rendered.objects)); // every finding, allow applied
     diagnostics.sort();
     let tree = output::layout(&model.env.file.path, &rendered.objects)?; // duplicates rejected
     Ok(Compiled {

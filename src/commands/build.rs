@@ -36,7 +36,7 @@ pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
     }
     for c in &compiled {
         for d in &c.diagnostics {
-            eprintln!("{d}\n");
+            eprintln!("{}\n", d.render(super::lint::source_text(&inputs, &d.at.file)));
         }
     }
     if compiled.iter().any(Compiled::has_errors) {

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod envs;
 pub mod lock;
+pub mod lint;
 pub mod review;
 
 use camino::Utf8Path;
@@ -15,6 +16,7 @@ use crate::{Outcome, load};
 pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
     match &cli.command {
         Command::Build(args) => build::run(&cli.root, args),
+        Command::Lint(args) => lint::run(&cli.root, args),
         Command::Envs => envs::run(&cli.root),
         Command::Diff(args) => review::diff(&cli.root, args),
         Command::Check(args) => review::check(&cli.root, args),

@@ -6,6 +6,7 @@
 //! platform/<name>/component.yaml (+ any file of the folder: manifests, main.jsonnet)
 //! apps/<name>/component.yaml     (same)
 //! secrets/<env>/<component>/<name>.sops.yaml
+//! hydrate.lock
 //! ```
 
 pub mod yaml;
@@ -56,6 +57,8 @@ pub struct Inputs {
     pub components: Vec<ComponentSource>,
     /// `secrets/**`: repo-relative path → bytes, copied verbatim into the output.
     pub secrets: BTreeMap<Utf8PathBuf, Vec<u8>>,
+    /// `hydrate.lock`, if present: the pinned chart versions and digests (see `crate::lock`).
+    pub lock: Option<SourceFile>,
 }
 
 impl Inputs {
@@ -80,11 +83,18 @@ pub fn load(root: &Utf8Path) -> Result<Inputs, LoadError> {
         components.extend(load_components(root, origin)?);
     }
     let secrets = read_tree(root, Utf8Path::new("secrets"))?;
+    let lock_path = Utf8Path::new(crate::lock::LOCK_FILE);
+    let lock = if root.join(lock_path).is_file() {
+        Some(SourceFile::new(lock_path.to_owned(), read_text(root, lock_path)?))
+    } else {
+        None
+    };
     Ok(Inputs {
         root: root.to_owned(),
         envs,
         components,
         secrets,
+        lock,
     })
 }
 

@@ -102,6 +102,24 @@ impl SpanIndex {
         index
     }
 
+    /// Indexes each document of a `---` stream separately, in the order and with the skipping of
+    /// empty documents of [`serde_saphyr::from_multiple`]; positions are those of the whole text.
+    pub fn of_stream(text: &str) -> Vec<SpanIndex> {
+        let Ok(docs) = serde_saphyr::from_multiple_with_options::<Option<Spanned<Node>>>(text, options())
+        else {
+            return Vec::new();
+        };
+        docs.iter()
+            .map(|doc| {
+                let mut index = SpanIndex::default();
+                if let Some(root) = doc {
+                    index.visit(String::new(), root);
+                }
+                index
+            })
+            .collect()
+    }
+
     fn visit(&mut self, path: String, node: &Spanned<Node>) {
         let loc = node.referenced;
         self.positions.insert(
@@ -257,6 +275,19 @@ mod tests {
         assert_eq!(idx.exact("a.b[1].image"), Some(Pos { line: 4, column: 14 }));
         assert_eq!(idx.exact("c"), Some(Pos { line: 5, column: 4 }));
         assert_eq!(idx.find("a.b[1].image.deeper"), Some(Pos { line: 4, column: 14 }));
+    }
+
+    #[test]
+    fn stream_index_keeps_positions_of_the_whole_text() {
+        let text = "a: 1\n---\nkind: X\nspec:\n  image: nginx\n---\n---\nb: [x, y]\n";
+        let docs = SpanIndex::of_stream(text);
+        let values: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
+        assert_eq!(docs.len(), values.len(), "one index per parsed document");
+        assert_eq!(docs.len(), 3, "the empty document is skipped");
+        assert_eq!(docs[0].exact("a"), Some(Pos { line: 1, column: 4 }));
+        assert_eq!(docs[1].exact("spec.image"), Some(Pos { line: 5, column: 10 }));
+        assert_eq!(docs[1].exact("a"), None);
+        assert_eq!(docs[2].exact("b[1]"), Some(Pos { line: 8, column: 8 }));
     }
 
     #[test]

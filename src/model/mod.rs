@@ -25,6 +25,8 @@ pub struct Model {
     pub components: Vec<Component>,
     /// `secrets/<env>/**` of this environment: repo-relative path → bytes.
     pub secrets: BTreeMap<Utf8PathBuf, Vec<u8>>,
+    /// `hydrate.lock` (empty when absent): exact versions and digests of chart constraints.
+    pub lock: crate::lock::Lock,
 }
 
 /// An environment file, parsed and interpolated.

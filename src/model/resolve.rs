@@ -62,10 +62,15 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
         .filter(|(path, _)| path.starts_with(&prefix))
         .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
+    let lock = match &inputs.lock {
+        Some(file) => crate::lock::parse_lock(&file.text)?,
+        None => crate::lock::Lock::default(),
+    };
     Ok(Model {
         env,
         components,
         secrets,
+        lock,
     })
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Object, Output};
-use crate::error::{Error, InputError};
+use crate::error::Error;
 use crate::model::{Component, Model, ResolvedChart};
 
 /// How often Flux looks at the source and reconciles the release.
@@ -15,10 +15,14 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
     let Some(chart) = &component.chart else {
         return Ok(Output::default());
     };
-    let version = exact_version(model, component, chart)?;
-    let sources = vec![component.file.path.clone(), model.env.file.path.clone()];
+    let pinned = pin(model, component, chart)?;
+    let version = pinned.version.clone();
+    let mut sources = vec![component.file.path.clone(), model.env.file.path.clone()];
+    if !crate::lock::is_exact(&chart.version) {
+        sources.push(crate::lock::LOCK_FILE.into());
+    }
     let source = if chart.is_oci() {
-        oci_repository(component, chart, &version)
+        oci_repository(component, chart, &version, pinned.digest.as_deref())
     } else {
         helm_repository(component, chart)
     };
@@ -27,25 +31,6 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
         Object::new(component.layer, &component.name, sources.clone(), source),
         Object::new(component.layer, &component.name, sources, release),
     ]))
-}
-
-/// The chart version, which must be exact: constraints are resolved by `hydrate lock`.
-fn exact_version(model: &Model, component: &Component, chart: &ResolvedChart) -> Result<String, Error> {
-    let version = chart.version.trim_start_matches('v');
-    if semver::Version::parse(version).is_ok() {
-        return Ok(chart.version.clone());
-    }
-    let text = model.source(&chart.version_at.file).map(|f| f.text.as_str());
-    Err(InputError::new(
-        chart.version_at.clone(),
-        text,
-        format!(
-            "chart version `{}` of component `{}` is not an exact version",
-            chart.version, component.name
-        ),
-    )
-    .with_help("write an exact semver version such as `41.3.0`")
-    .into())
 }
 
 fn helm_repository(component: &Component, chart: &ResolvedChart) -> Value {
@@ -57,7 +42,19 @@ fn helm_repository(component: &Component, chart: &ResolvedChart) -> Value {
     })
 }
 
-fn oci_repository(component: &Component, chart: &ResolvedChart, version: &str) -> Value {
+/// The exact version (and digest) of the chart, from the lock for a constraint. No network: a
+/// constraint without a satisfying lock entry is an error that says to run `hydrate lock`.
+fn pin(model: &Model, component: &Component, chart: &ResolvedChart) -> Result<crate::lock::Pinned, Error> {
+    let request = crate::lock::ChartRequest::from_chart(&component.name, chart);
+    model.lock.pin(&request).map_err(|e| {
+        let text = model.source(&chart.version_at.file).map(|f| f.text.as_str());
+        crate::error::InputError::new(chart.version_at.clone(), text, e.to_string())
+            .with_help("run `hydrate lock` to resolve chart constraints into `hydrate.lock`, then commit it")
+            .into()
+    })
+}
+
+fn oci_repository(component: &Component, chart: &ResolvedChart, version: &str, digest: Option<&str>) -> Value {
     json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "OCIRepository",
@@ -65,13 +62,22 @@ fn oci_repository(component: &Component, chart: &ResolvedChart, version: &str) -
         "spec": {
             "interval": SOURCE_INTERVAL,
             "url": format!("{}/{}", chart.repo, chart.name),
-            "ref": { "tag": version },
+            "ref": oci_ref(version, digest),
             "layerSelector": {
                 "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
                 "operation": "copy",
             },
         },
     })
+}
+
+/// `{tag, digest}`: the tag for readers, the digest (when locked) so the cluster pulls exactly the
+/// locked bytes.
+fn oci_ref(version: &str, digest: Option<&str>) -> Value {
+    match digest {
+        Some(digest) => json!({ "tag": version, "digest": digest }),
+        None => json!({ "tag": version }),
+    }
 }
 
 fn helm_release(model: &Model, component: &Component, chart: &ResolvedChart, version: &str) -> Value {

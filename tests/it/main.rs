@@ -6,6 +6,7 @@ mod cli;
 mod determinism;
 mod golden;
 mod kustomize;
+mod lint;
 mod review;
 mod safety;
 mod schema;
