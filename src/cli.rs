@@ -61,7 +61,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  hydrate check --all\n  hydrate check prod --worktree")]
     Check(crate::diff::check::CheckArgs),
     /// Resolve chart version constraints into `hydrate.lock` (the only command that uses the network).
-    #[command(after_help = "Examples:\n  hydrate lock\n  hydrate lock --update traefik\n  hydrate lock --check\n  hydrate lock --download")]
+    #[command(
+        after_help = "Examples:\n  hydrate lock\n  hydrate lock --update traefik\n  hydrate lock --check\n  hydrate lock --download"
+    )]
     Lock(crate::lock::LockArgs),
     /// SOPS/age secrets: keygen, seal, rotate, verify (the only place hydrate decrypts).
     #[command(subcommand)]

@@ -14,8 +14,8 @@ pub mod error;
 pub mod git;
 pub mod lint;
 pub mod load;
-pub mod model;
 pub mod lock;
+pub mod model;
 pub mod output;
 pub mod render;
 pub mod secrets;
@@ -97,4 +97,3 @@ pub fn run(cli: &cli::Cli) -> Result<Outcome, Error> {
         None => commands::dispatch(cli),
     }
 }
-

@@ -2,8 +2,8 @@
 
 pub mod build;
 pub mod envs;
-pub mod lock;
 pub mod lint;
+pub mod lock;
 pub mod review;
 
 use camino::Utf8Path;

@@ -91,10 +91,7 @@ fn unpack(bytes: &[u8]) -> Result<ChartFiles, String> {
             .map_err(|e| format!("bad path in archive: {e}"))?
             .to_string_lossy()
             .into_owned();
-        let parts: Vec<&str> = path
-            .split('/')
-            .filter(|p| !p.is_empty() && *p != ".")
-            .collect();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
         // <chart>/Chart.yaml, <chart>/values.yaml, <chart>/charts/<sub>.tgz,
         // <chart>/charts/<sub>/{Chart,values}.yaml
         let wanted = match parts.as_slice() {
@@ -331,10 +328,7 @@ pub(crate) mod tests {
     #[test]
     fn finds_bitnami_dependencies_and_images() {
         let sub = tgz(&[
-            (
-                "postgresql/Chart.yaml",
-                b"name: postgresql\nversion: 16.7.4\n",
-            ),
+            ("postgresql/Chart.yaml", b"name: postgresql\nversion: 16.7.4\n"),
             (
                 "postgresql/values.yaml",
                 b"image:\n  registry: docker.io\n  repository: bitnami/postgresql\n  tag: 17.5.0\n",
@@ -368,11 +362,8 @@ pub(crate) mod tests {
                 ("sidecars[0].image", "busybox:1.36"),
             ]
         );
-        let bitnami: Vec<(BitnamiKind, &str)> = found
-            .bitnami
-            .iter()
-            .map(|b| (b.kind, b.at.as_str()))
-            .collect();
+        let bitnami: Vec<(BitnamiKind, &str)> =
+            found.bitnami.iter().map(|b| (b.kind, b.at.as_str())).collect();
         assert_eq!(
             bitnami,
             [

@@ -24,9 +24,7 @@ use super::constraint::{Constraint, is_exact, parse_version};
 use super::fetch::{self, Http, RepoKind};
 use super::index::{self, ChartVersion, RepoIndex};
 use super::oci::{Manifest, OciChart, Tokens};
-use super::{
-    ChartRequest, Key, LOCK_FILE, Lock, LockEntry, LockError, quote_list, read_lock, write_lock,
-};
+use super::{ChartRequest, Key, LOCK_FILE, Lock, LockEntry, LockError, quote_list, read_lock, write_lock};
 
 /// Resolve chart version constraints and write `hydrate.lock`.
 ///
@@ -334,9 +332,7 @@ impl Ctx<'_> {
                 fetch::load_index(&self.http, repo, &kind, self.index_dir, &self.shown_dir)
                     .map(SourceData::Index)
             }
-            SourceId::Tags { repo, chart } => {
-                self.oci(repo, chart)?.versions().map(SourceData::Tags)
-            }
+            SourceId::Tags { repo, chart } => self.oci(repo, chart)?.versions().map(SourceData::Tags),
         }
     }
 
@@ -358,11 +354,7 @@ impl Ctx<'_> {
 }
 
 /// Runs `hydrate lock` and returns what it did, without printing.
-pub fn lock(
-    root: &Utf8Path,
-    args: &LockArgs,
-    requests: &[ChartRequest],
-) -> Result<Outcome, LockError> {
+pub fn lock(root: &Utf8Path, args: &LockArgs, requests: &[ChartRequest]) -> Result<Outcome, LockError> {
     let wanted = collect(requests)?;
     let old = read_lock(root)?.unwrap_or_default();
     let selected = update_selection(args, requests)?;
@@ -370,9 +362,7 @@ pub fn lock(
     for (key, want) in &wanted {
         let entry = old.get(key);
         let plan = match entry {
-            Some(e) if !selected.contains(key) && satisfies(e, key, &want.constraint) => {
-                Plan::Keep(e)
-            }
+            Some(e) if !selected.contains(key) && satisfies(e, key, &want.constraint) => Plan::Keep(e),
             other => Plan::Resolve(other),
         };
         plans.insert(key, plan);
@@ -436,10 +426,7 @@ fn collect(requests: &[ChartRequest]) -> Result<BTreeMap<Key, Wanted>, LockError
 /// The keys `--update` moves: all with a bare `--update`, else those of the named components.
 ///
 /// A name matches a component (all its environments) or one `component@env`.
-fn update_selection(
-    args: &LockArgs,
-    requests: &[ChartRequest],
-) -> Result<BTreeSet<Key>, LockError> {
+fn update_selection(args: &LockArgs, requests: &[ChartRequest]) -> Result<BTreeSet<Key>, LockError> {
     let Some(names) = &args.update else {
         return Ok(BTreeSet::new());
     };
@@ -710,11 +697,7 @@ fn verify_one(
         }));
     };
     let upstream = match id {
-        SourceId::Tags { .. } => Some(
-            ctx.oci(&key.repo, &key.chart)?
-                .manifest(&entry.version)?
-                .digest,
-        ),
+        SourceId::Tags { .. } => Some(ctx.oci(&key.repo, &key.chart)?.manifest(&entry.version)?.digest),
         SourceId::Index(_) => published.digest.clone(),
     };
     if upstream != entry.digest {
@@ -953,10 +936,7 @@ fn describe(
             key: key.clone(),
             version: kept.version.clone(),
             locked: kept.digest.clone().unwrap_or_else(|| "none".to_owned()),
-            upstream: published
-                .digest
-                .clone()
-                .unwrap_or_else(|| "none".to_owned()),
+            upstream: published.digest.clone().unwrap_or_else(|| "none".to_owned()),
             components: components.clone(),
         });
         // The lock keeps the reviewed bytes until someone runs `--update`.
@@ -979,15 +959,12 @@ fn describe(
     }
     let url = match &r.kind {
         RepoKind::Oci { .. } => Some(format!("{}/{}:{}", key.repo, key.chart, published.version)),
-        _ => published
-            .urls
-            .first()
-            .map(|u| index::resolve_url(&key.repo, u)),
+        _ => published.urls.first().map(|u| index::resolve_url(&key.repo, u)),
     };
     // Findings from an earlier `--download` stay valid for the same bytes.
-    let same_bytes = r.previous.filter(|p| {
-        p.version == published.version && p.digest == published.digest && p.digest.is_some()
-    });
+    let same_bytes = r
+        .previous
+        .filter(|p| p.version == published.version && p.digest == published.digest && p.digest.is_some());
     Some(LockEntry {
         repo: key.repo.clone(),
         chart: key.chart.clone(),
@@ -998,9 +975,7 @@ fn describe(
         components,
         // An index may omit dependencies that `--download` read from the chart itself.
         dependencies: if published.dependencies.is_empty() {
-            same_bytes
-                .map(|p| p.dependencies.clone())
-                .unwrap_or_default()
+            same_bytes.map(|p| p.dependencies.clone()).unwrap_or_default()
         } else {
             published.dependencies.clone()
         },
@@ -1125,8 +1100,7 @@ mod tests {
         );
         assert!(parse(&["--check", "--update"]).is_err());
         assert!(parse(&["--offline"]).is_err(), "--offline needs --check");
-        let args =
-            parse(&["--check", "--offline", "--index-dir", "mirror", "-j", "2"]).expect("ok");
+        let args = parse(&["--check", "--offline", "--index-dir", "mirror", "-j", "2"]).expect("ok");
         assert!(args.check && args.offline);
         assert_eq!(args.index_dir.as_deref(), Some(Utf8Path::new("mirror")));
         assert_eq!(args.jobs, 2);

@@ -112,10 +112,7 @@ fn parse_and_group(segment: &str) -> Result<Vec<Comparator>, String> {
             if word == "-" {
                 // Hyphen range `A - B`: the previous comparator must be a bare version.
                 let (Some(prev), Some(next)) = (out.last_mut(), words.get(i + 1)) else {
-                    return Err(format!(
-                        "`{}`: `-` needs a version on each side",
-                        part.trim()
-                    ));
+                    return Err(format!("`{}`: `-` needs a version on each side", part.trim()));
                 };
                 if prev.op != Op::Eq || i == 0 || split_op(words[i - 1]).0.is_some() {
                     return Err(format!(
@@ -320,11 +317,7 @@ mod tests {
     #[test]
     fn tilde_with_major_minor_is_a_minor_range() {
         // The `semver` crate reads `~41.3` differently; Helm's is >=41.3.0 <41.4.0.
-        check(
-            "~41.3",
-            &["41.3.0", "41.3.9"],
-            &["41.2.9", "41.4.0", "42.0.0"],
-        );
+        check("~41.3", &["41.3.0", "41.3.9"], &["41.2.9", "41.4.0", "42.0.0"]);
         check("~1.2.3", &["1.2.3", "1.2.10"], &["1.2.2", "1.3.0"]);
         check("~1", &["1.0.0", "1.99.0"], &["0.9.0", "2.0.0"]);
         check("~>2.0", &["2.0.5"], &["2.1.0"]);
@@ -354,11 +347,7 @@ mod tests {
 
     #[test]
     fn double_pipe_is_or() {
-        check(
-            "1.x || >=3.1",
-            &["1.5.0", "3.1.0", "4.0.0"],
-            &["2.0.0", "3.0.0"],
-        );
+        check("1.x || >=3.1", &["1.5.0", "3.1.0", "4.0.0"], &["2.0.0", "3.0.0"]);
         check("^1.21 || ~2.0", &["1.30.0", "2.0.3"], &["2.1.0"]);
     }
 
@@ -399,11 +388,7 @@ mod tests {
     #[test]
     fn prereleases_need_a_prerelease_in_every_comparator() {
         check("^0.23", &["0.23.0"], &["0.23.0-rc1", "0.24.0-rc1"]);
-        check(
-            ">=0.23.0-0",
-            &["0.23.0-rc1", "0.24.0-rc1", "0.23.0"],
-            &["0.22.9"],
-        );
+        check(">=0.23.0-0", &["0.23.0-rc1", "0.24.0-rc1", "0.23.0"], &["0.22.9"]);
         check("~0.23.0-0", &["0.23.0-rc1", "0.23.1"], &["0.24.0-rc1"]);
         check("0.23.0-rc1", &["0.23.0-rc1"], &["0.23.0-rc2", "0.23.0"]);
         // `<2` names no pre-release, so the AND group rejects them (Masterminds v3).
@@ -430,10 +415,7 @@ mod tests {
         assert_eq!(v("0.23.0-rc1").pre.as_str(), "rc1");
         assert_eq!(v("1.0.0+abc").build.as_str(), "abc");
         for skipped in ["latest", "1.2.3.4", "", "v", "1..2", "1.2.3-01"] {
-            assert!(
-                parse_version(skipped).is_none(),
-                "`{skipped}` should be skipped"
-            );
+            assert!(parse_version(skipped).is_none(), "`{skipped}` should be skipped");
         }
     }
 

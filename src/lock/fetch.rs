@@ -42,10 +42,7 @@ pub(crate) fn classify(repo: &str, root: &Utf8Path) -> Result<RepoKind, LockErro
             }))
         }
         "oci" => {
-            let (host, path) = rest
-                .trim_end_matches('/')
-                .split_once('/')
-                .unwrap_or((rest, ""));
+            let (host, path) = rest.trim_end_matches('/').split_once('/').unwrap_or((rest, ""));
             if host.is_empty() || host.contains('@') {
                 return Err(bad());
             }
@@ -74,9 +71,7 @@ pub(crate) fn is_loopback_host(authority: &str) -> bool {
         authority.split(':').next().unwrap_or_default()
     };
     host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The name of a repository's index file in an `--index-dir` mirror.
@@ -234,12 +229,8 @@ pub(crate) fn load_index(
         read_file(&format!("{shown_dir}/{file}"), &path)?
     } else {
         match kind {
-            RepoKind::Http => {
-                http.get_bytes(&format!("{}/index.yaml", repo.trim_end_matches('/')))?
-            }
-            RepoKind::File(dir) => {
-                read_file(&format!("{repo}/index.yaml"), &dir.join("index.yaml"))?
-            }
+            RepoKind::Http => http.get_bytes(&format!("{}/index.yaml", repo.trim_end_matches('/')))?,
+            RepoKind::File(dir) => read_file(&format!("{repo}/index.yaml"), &dir.join("index.yaml"))?,
             RepoKind::Oci { .. } => {
                 return Err(LockError::Index {
                     repo: repo.to_owned(),
@@ -263,11 +254,7 @@ pub(crate) fn load_index(
 pub(crate) fn fetch_archive(http: &Http, url: &str, root: &Utf8Path) -> Result<Vec<u8>, LockError> {
     if let Some(rest) = url.strip_prefix("file://") {
         let path = Utf8PathBuf::from(rest);
-        let path = if path.is_absolute() {
-            path
-        } else {
-            root.join(path)
-        };
+        let path = if path.is_absolute() { path } else { root.join(path) };
         return read_file(url, &path);
     }
     http.get_bytes(url)
@@ -280,10 +267,7 @@ mod tests {
     #[test]
     fn repository_urls_are_classified() {
         let root = Utf8Path::new("/repo");
-        assert_eq!(
-            classify("https://x.org/charts/", root).ok(),
-            Some(RepoKind::Http)
-        );
+        assert_eq!(classify("https://x.org/charts/", root).ok(), Some(RepoKind::Http));
         assert_eq!(
             classify("file://mirror/charts", root).ok(),
             Some(RepoKind::File("/repo/mirror/charts".into()))

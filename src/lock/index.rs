@@ -132,10 +132,7 @@ pub(crate) fn yaml_error_text(err: &serde_saphyr::Error) -> String {
 /// Normalizes a digest to `sha256:<64 lowercase hex>`; `None` when it is not one.
 pub fn normalize_digest(digest: &str) -> Option<String> {
     let hex = digest.trim();
-    let hex = hex
-        .strip_prefix("sha256:")
-        .unwrap_or(hex)
-        .to_ascii_lowercase();
+    let hex = hex.strip_prefix("sha256:").unwrap_or(hex).to_ascii_lowercase();
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
@@ -288,9 +285,8 @@ generated: "2026-01-01T00:00:00Z"
     fn select_prefers_highest_release() {
         let index = parse_index(SMALL).expect("parses");
         let demo = &index.charts["demo"];
-        let pick = |c: &str| {
-            select(demo, c, &Constraint::parse(c).expect("parses")).map(|v| v.version.clone())
-        };
+        let pick =
+            |c: &str| select(demo, c, &Constraint::parse(c).expect("parses")).map(|v| v.version.clone());
         assert_eq!(pick("^1").as_deref(), Some("1.0.1"));
         assert_eq!(pick(">=1.1.0-0").as_deref(), Some("1.1.0-rc.1"));
         assert_eq!(pick("1.0.0").as_deref(), Some("1.0.0"));
@@ -312,10 +308,7 @@ generated: "2026-01-01T00:00:00Z"
             resolve_url("https://x.org/charts", "../b.tgz"),
             "https://x.org/b.tgz"
         );
-        assert_eq!(
-            resolve_url("https://x.org", "../../b.tgz"),
-            "https://x.org/b.tgz"
-        );
+        assert_eq!(resolve_url("https://x.org", "../../b.tgz"), "https://x.org/b.tgz");
         assert_eq!(
             resolve_url("https://x.org/charts", "/dl/b.tgz"),
             "https://x.org/dl/b.tgz"

@@ -94,11 +94,7 @@ pub struct Key {
 
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` `{}` from `{}`",
-            self.chart, self.constraint, self.repo
-        )
+        write!(f, "`{}` `{}` from `{}`", self.chart, self.constraint, self.repo)
     }
 }
 
@@ -260,12 +256,11 @@ impl Lock {
     pub fn pin(&self, request: &ChartRequest) -> Result<Pinned, LockError> {
         let key = request.key();
         let exact = is_exact(&key.constraint);
-        let constraint =
-            Constraint::parse(&key.constraint).map_err(|reason| LockError::BadConstraint {
-                component: request.label(),
-                constraint: key.constraint.clone(),
-                reason,
-            })?;
+        let constraint = Constraint::parse(&key.constraint).map_err(|reason| LockError::BadConstraint {
+            component: request.label(),
+            constraint: key.constraint.clone(),
+            reason,
+        })?;
         if let Some(entry) = self.get(&key) {
             let ok = if exact {
                 entry.version == key.constraint
@@ -421,9 +416,7 @@ pub enum LockError {
     #[error("component `{component}`: `{constraint}` is not a valid chart version: {reason}")]
     #[diagnostic(
         code(hydrate::lock::constraint),
-        help(
-            "write an exact version (`1.2.3`) or a Helm constraint (`~1.2`, `^1.21`, `>=12, <13`)"
-        )
+        help("write an exact version (`1.2.3`) or a Helm constraint (`~1.2`, `^1.21`, `>=12, <13`)")
     )]
     BadConstraint {
         component: String,
@@ -436,9 +429,7 @@ pub enum LockError {
     )]
     #[diagnostic(
         code(hydrate::lock::missing),
-        help(
-            "run `hydrate lock` to resolve `{constraint}` from `{repo}`, then commit `hydrate.lock`"
-        )
+        help("run `hydrate lock` to resolve `{constraint}` from `{repo}`, then commit `hydrate.lock`")
     )]
     MissingEntry {
         component: String,
@@ -474,9 +465,7 @@ pub enum LockError {
     #[error("cannot fetch `{url}`: {reason}")]
     #[diagnostic(
         code(hydrate::lock::fetch),
-        help(
-            "check the URL and the network, or use `--index-dir` with a local mirror of the index files"
-        )
+        help("check the URL and the network, or use `--index-dir` with a local mirror of the index files")
     )]
     Fetch { url: String, reason: String },
 
@@ -489,11 +478,7 @@ pub enum LockError {
         code(hydrate::lock::index_dir),
         help("save the repository's `index.yaml` as `{dir}/{file}`")
     )]
-    IndexDirMissing {
-        repo: String,
-        dir: String,
-        file: String,
-    },
+    IndexDirMissing { repo: String, dir: String, file: String },
 
     #[error("chart `{chart}` is not in `{repo}` (asked for by {components})")]
     #[diagnostic(code(hydrate::lock::no_chart), help("{hint}"))]
@@ -504,9 +489,7 @@ pub enum LockError {
         hint: String,
     },
 
-    #[error(
-        "no version of chart `{chart}` in `{repo}` satisfies `{constraint}` (asked for by {components})"
-    )]
+    #[error("no version of chart `{chart}` in `{repo}` satisfies `{constraint}` (asked for by {components})")]
     #[diagnostic(code(hydrate::lock::no_version), help("{hint}"))]
     NoVersion {
         repo: String,
@@ -636,9 +619,7 @@ mod tests {
             .expect_err("constraint needs an entry");
         assert!(matches!(err, LockError::MissingEntry { .. }));
         assert!(err.to_string().contains("`web@prod`"), "{err}");
-        let help = miette::Diagnostic::help(&err)
-            .expect("has help")
-            .to_string();
+        let help = miette::Diagnostic::help(&err).expect("has help").to_string();
         assert!(help.contains("run `hydrate lock`"), "{help}");
     }
 

@@ -15,7 +15,8 @@ use super::index::{ChartVersion, dependencies, normalize_digest};
 use super::{Dependency, LockError};
 
 /// Media types of a Helm chart pushed to a registry.
-const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+const MANIFEST_TYPES: &str =
+    "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 const HELM_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
@@ -163,10 +164,7 @@ impl<'h> OciChart<'h> {
     /// The manifest of `version`, its digest checked against `Docker-Content-Digest`.
     pub(crate) fn manifest(&self, version: &str) -> Result<Manifest, LockError> {
         let tag = version.replace('+', "_");
-        let url = format!(
-            "{}://{}/v2/{}/manifests/{tag}",
-            self.scheme, self.host, self.name
-        );
+        let url = format!("{}://{}/v2/{}/manifests/{tag}", self.scheme, self.host, self.name);
         let mut response = self.get(&url, MANIFEST_TYPES)?;
         let status = response.status();
         if status.as_u16() == 404 {
@@ -197,9 +195,7 @@ impl<'h> OciChart<'h> {
             .as_deref()
             .is_some_and(|t| t.contains("index") || t.contains("list"))
         {
-            return Err(self.error(format!(
-                "`{tag}` is an image index, not a Helm chart manifest"
-            )));
+            return Err(self.error(format!("`{tag}` is an image index, not a Helm chart manifest")));
         }
         Ok(Manifest {
             digest,
@@ -262,9 +258,8 @@ impl<'h> OciChart<'h> {
         }
         let response = self.send(url, accept, Some(&token))?;
         if response.status().as_u16() == 401 {
-            return Err(self.error(
-                "the registry refused the anonymous token (401); hydrate pulls public charts only",
-            ));
+            return Err(self
+                .error("the registry refused the anonymous token (401); hydrate pulls public charts only"));
         }
         Ok(response)
     }
@@ -338,11 +333,7 @@ fn parse_challenge(text: &str) -> Vec<(String, String)> {
         let Some((key, after)) = rest.split_once('=') else {
             break;
         };
-        let key = key
-            .trim()
-            .trim_start_matches(',')
-            .trim()
-            .to_ascii_lowercase();
+        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.find('"') {
@@ -365,11 +356,7 @@ fn parse_challenge(text: &str) -> Vec<(String, String)> {
 fn append_query(url: &str, params: &[(String, String)]) -> String {
     let mut out = url.to_owned();
     for (i, (k, v)) in params.iter().enumerate() {
-        let sep = if i == 0 && !url.contains('?') {
-            '?'
-        } else {
-            '&'
-        };
+        let sep = if i == 0 && !url.contains('?') { '?' } else { '&' };
         out.push(sep);
         out.push_str(&percent_encode(k));
         out.push('=');

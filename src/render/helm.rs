@@ -54,7 +54,12 @@ fn pin(model: &Model, component: &Component, chart: &ResolvedChart) -> Result<cr
     })
 }
 
-fn oci_repository(component: &Component, chart: &ResolvedChart, version: &str, digest: Option<&str>) -> Value {
+fn oci_repository(
+    component: &Component,
+    chart: &ResolvedChart,
+    version: &str,
+    digest: Option<&str>,
+) -> Value {
     json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "OCIRepository",

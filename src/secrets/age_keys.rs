@@ -105,10 +105,7 @@ impl AgeIdentities {
                 reason: "no `AGE-SECRET-KEY-1…` identity in the file".to_owned(),
             });
         }
-        let recipients = identities
-            .iter()
-            .map(|i| i.to_public().to_string())
-            .collect();
+        let recipients = identities.iter().map(|i| i.to_public().to_string()).collect();
         Ok(Self {
             identities,
             recipients,
@@ -147,14 +144,8 @@ pub fn generate() -> GeneratedKey {
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     let secret = identity.to_string();
-    let file_text = Zeroizing::new(format!(
-        "# public key: {recipient}\n{}\n",
-        secret.expose_secret()
-    ));
-    GeneratedKey {
-        file_text,
-        recipient,
-    }
+    let file_text = Zeroizing::new(format!("# public key: {recipient}\n{}\n", secret.expose_secret()));
+    GeneratedKey { file_text, recipient }
 }
 
 /// Wraps the data key for one recipient: an age file with a single X25519 stanza whose
@@ -165,8 +156,8 @@ pub fn wrap(key: &DataKey, recipient: &age::x25519::Recipient) -> String {
     let encryptor = age::Encryptor::with_recipients(iter::once(recipient as &dyn age::Recipient))
         .expect("one X25519 recipient is always a valid recipient set");
     let mut out = Vec::new();
-    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
-        .expect("writing to a Vec cannot fail");
+    let armor =
+        ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).expect("writing to a Vec cannot fail");
     let mut writer = encryptor
         .wrap_output(armor)
         .expect("writing to a Vec cannot fail");
@@ -294,12 +285,7 @@ mod tests {
                 .0
                 .contains("post-quantum")
         );
-        assert!(
-            parse_recipient("ssh-ed25519 AAAA")
-                .unwrap_err()
-                .0
-                .contains("SSH")
-        );
+        assert!(parse_recipient("ssh-ed25519 AAAA").unwrap_err().0.contains("SSH"));
         assert!(parse_recipient("nope").is_err());
     }
 }

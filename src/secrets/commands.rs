@@ -154,11 +154,7 @@ fn current_unix_time() -> i64 {
 ///
 /// # Errors
 /// See [`SecretsError`].
-pub fn run_with(
-    root: &Utf8Path,
-    cmd: &SecretCommand,
-    session: &mut Session<'_>,
-) -> Result<u8, SecretsError> {
+pub fn run_with(root: &Utf8Path, cmd: &SecretCommand, session: &mut Session<'_>) -> Result<u8, SecretsError> {
     match cmd {
         SecretCommand::Keygen(args) => keygen(args, session),
         SecretCommand::Seal(args) => seal_cmd(root, args, session),
@@ -239,11 +235,7 @@ pub fn secret_path(env: &str, component: &str, name: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(format!("secrets/{env}/{component}/{name}.sops.yaml"))
 }
 
-fn seal_cmd(
-    root: &Utf8Path,
-    args: &SealArgs,
-    session: &mut Session<'_>,
-) -> Result<u8, SecretsError> {
+fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Result<u8, SecretsError> {
     check_segment("environment", &args.env)?;
     check_segment("component", &args.component)?;
     check_dns_name("Secret name", &args.name)?;
@@ -407,8 +399,7 @@ fn check_segment(what: &'static str, value: &str) -> Result<(), SecretsError> {
         Err(SecretsError::InvalidName {
             what,
             value: value.to_owned(),
-            reason: "use lowercase letters, digits, `-`, `_` or `.`, not starting with `.`"
-                .to_owned(),
+            reason: "use lowercase letters, digits, `-`, `_` or `.`, not starting with `.`".to_owned(),
             help: format!("name the {what} as its folder is named"),
         })
     }
@@ -428,7 +419,8 @@ fn check_dns_name(what: &'static str, value: &str) -> Result<(), SecretsError> {
             what,
             value: value.to_owned(),
             reason: "not a DNS-1123 subdomain".to_owned(),
-            help: "use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit".to_owned(),
+            help: "use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit"
+                .to_owned(),
         })
     }
 }
@@ -442,9 +434,8 @@ fn check_dns_label(what: &'static str, value: &str) -> Result<(), SecretsError> 
             what,
             value: value.to_owned(),
             reason: "not a DNS-1123 label".to_owned(),
-            help:
-                "use lowercase letters, digits and `-`, starting and ending with a letter or digit"
-                    .to_owned(),
+            help: "use lowercase letters, digits and `-`, starting and ending with a letter or digit"
+                .to_owned(),
         })
     }
 }
@@ -496,10 +487,9 @@ fn seal_error(rel: &Utf8Path, e: SealError) -> SecretsError {
         ),
         SealError::Document(problems) => {
             let first = problems.into_iter().next();
-            first.map_or(
-                (0, 0, "cannot read the file".to_owned(), String::new()),
-                |p| (p.pos.line, p.pos.column, p.message, p.help),
-            )
+            first.map_or((0, 0, "cannot read the file".to_owned(), String::new()), |p| {
+                (p.pos.line, p.pos.column, p.message, p.help)
+            })
         }
     };
     SecretsError::Seal {
@@ -602,12 +592,7 @@ fn list_secret_files(root: &Utf8Path, envs: &[String]) -> Result<Vec<SecretFile>
             .and_then(|p| Utf8Path::from_path(p))
             .map(|p| {
                 // Always `/`-separated: `.sops.yaml` regexes are written that way.
-                Utf8PathBuf::from(
-                    p.components()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join("/"),
-                )
+                Utf8PathBuf::from(p.components().map(|c| c.as_str()).collect::<Vec<_>>().join("/"))
             })
         else {
             continue;
@@ -680,8 +665,7 @@ pub fn verify_repo(
                 column: 0,
                 code: "sops-layout",
                 message: "a symlink under `secrets/`".to_owned(),
-                help: "replace it with the sealed file itself; symlinks are not followed"
-                    .to_owned(),
+                help: "replace it with the sealed file itself; symlinks are not followed".to_owned(),
             });
             continue;
         }
@@ -710,22 +694,13 @@ pub fn verify_repo(
             });
             continue;
         };
-        findings.extend(verify::verify_file(
-            policy.as_ref(),
-            &file.rel,
-            &text,
-            identity,
-        ));
+        findings.extend(verify::verify_file(policy.as_ref(), &file.rel, &text, identity));
     }
     findings.sort();
     Ok(findings)
 }
 
-fn verify_cmd(
-    root: &Utf8Path,
-    args: &VerifyArgs,
-    session: &mut Session<'_>,
-) -> Result<u8, SecretsError> {
+fn verify_cmd(root: &Utf8Path, args: &VerifyArgs, session: &mut Session<'_>) -> Result<u8, SecretsError> {
     for env in &args.envs {
         check_segment("environment", env)?;
     }
@@ -763,16 +738,11 @@ fn verify_cmd(
 // rotate
 // ---------------------------------------------------------------------------------------------
 
-fn rotate_cmd(
-    root: &Utf8Path,
-    args: &RotateArgs,
-    session: &mut Session<'_>,
-) -> Result<u8, SecretsError> {
+fn rotate_cmd(root: &Utf8Path, args: &RotateArgs, session: &mut Session<'_>) -> Result<u8, SecretsError> {
     for env in &args.envs {
         check_segment("environment", env)?;
     }
-    let identity =
-        load_identity(args.identity.as_ref(), session)?.ok_or(SecretsError::NoIdentity)?;
+    let identity = load_identity(args.identity.as_ref(), session)?.ok_or(SecretsError::NoIdentity)?;
     let policy = load_policy(root)?.ok_or(SecretsError::NoPolicy)?;
     let lastmodified = crypto::rfc3339_utc(session.now_unix);
     let mut failures = 0;
@@ -780,14 +750,7 @@ fn rotate_cmd(
         if !file.layout_ok {
             continue;
         }
-        let result = rotate_one(
-            root,
-            &file.rel,
-            &policy,
-            &identity,
-            args.rekey,
-            &lastmodified,
-        );
+        let result = rotate_one(root, &file.rel, &policy, &identity, args.rekey, &lastmodified);
         match result {
             Ok(true) => say(session.stdout, &format!("rotated `{}`\n", file.rel)),
             Ok(false) => say(session.stdout, &format!("up to date `{}`\n", file.rel)),
@@ -835,8 +798,7 @@ mod tests {
     #[test]
     fn value_lines() {
         let parsed = parse_value_lines("x", b"# c\n\nA=1\r\nB=x=y\nC=\n").unwrap();
-        let got: Vec<(String, Vec<u8>)> =
-            parsed.into_iter().map(|(k, v)| (k, v.to_vec())).collect();
+        let got: Vec<(String, Vec<u8>)> = parsed.into_iter().map(|(k, v)| (k, v.to_vec())).collect();
         assert_eq!(
             got,
             vec![

@@ -233,11 +233,7 @@ pub fn decrypt(
 ) -> Result<Zeroizing<Vec<u8>>, aes_gcm::Error> {
     let mut buffer = Zeroizing::new(value.data.clone());
     let iv: &[u8; IV_LEN] = value.iv.as_slice().try_into().map_err(|_| aes_gcm::Error)?;
-    let tag: &[u8; TAG_LEN] = value
-        .tag
-        .as_slice()
-        .try_into()
-        .map_err(|_| aes_gcm::Error)?;
+    let tag: &[u8; TAG_LEN] = value.tag.as_slice().try_into().map_err(|_| aes_gcm::Error)?;
     key.cipher()
         .decrypt_in_place_detached(iv.into(), aad.as_bytes(), &mut buffer, tag.into())?;
     Ok(buffer)
@@ -253,10 +249,7 @@ pub fn plaintext_of(value: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
         Value::Int(i) => (i.to_string(), ValueType::Int),
         Value::UInt(u) => (u.to_string(), ValueType::Int),
         Value::Float(f) => (go_format_float(*f), ValueType::Float),
-        Value::Bool(b) => (
-            if *b { "True" } else { "False" }.to_owned(),
-            ValueType::Bool,
-        ),
+        Value::Bool(b) => (if *b { "True" } else { "False" }.to_owned(), ValueType::Bool),
         Value::Null | Value::Seq(_) | Value::Map(_) => return None,
     };
     Some((Zeroizing::new(text.into_bytes()), ty))
@@ -282,10 +275,7 @@ pub fn mac_bytes_of(value: &Value) -> Option<Zeroizing<Vec<u8>>> {
 ///
 /// # Errors
 /// The plaintext does not parse as its declared type.
-pub fn typed_mac_bytes(
-    plaintext: &[u8],
-    ty: ValueType,
-) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+pub fn typed_mac_bytes(plaintext: &[u8], ty: ValueType) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
     let text = || std::str::from_utf8(plaintext).map_err(|_| "is not UTF-8".to_owned());
     let bytes = match ty {
         ValueType::Str | ValueType::Bytes => plaintext.to_vec(),
@@ -327,8 +317,8 @@ pub fn go_format_float(f: f64) -> String {
 /// The fixed 32 bytes (`sha256("sops")`) sops feeds the hash first when `mac_only_encrypted`
 /// is set, so that the two MAC modes can never produce the same MAC.
 const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
-    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
-    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b, 0x0b,
+    0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
 /// The running MAC: SHA-512 over the MAC bytes of every leaf in document order (all leaves, or
@@ -348,10 +338,7 @@ impl MacHasher {
         if only_encrypted {
             hash.update(MAC_ONLY_ENCRYPTED_PREFIX);
         }
-        Self {
-            hash,
-            only_encrypted,
-        }
+        Self { hash, only_encrypted }
     }
 
     /// Adds one leaf's bytes, if the mode includes it.
@@ -412,8 +399,7 @@ impl CompiledRules {
         let compile = |r: &Option<String>| {
             r.as_deref()
                 .map(|src| {
-                    regex::Regex::new(src)
-                        .map_err(|_| format!("has a regex `{src}` that does not compile"))
+                    regex::Regex::new(src).map_err(|_| format!("has a regex `{src}` that does not compile"))
                 })
                 .transpose()
         };
@@ -465,11 +451,7 @@ pub fn walk_leaves<'a>(tree: &'a [(String, Node)], visit: &mut dyn FnMut(&[&'a s
     }
 }
 
-fn walk_node<'a>(
-    node: &'a Node,
-    path: &mut Vec<&'a str>,
-    visit: &mut dyn FnMut(&[&'a str], &'a Node),
-) {
+fn walk_node<'a>(node: &'a Node, path: &mut Vec<&'a str>, visit: &mut dyn FnMut(&[&'a str], &'a Node)) {
     match &node.value {
         Value::Map(entries) => {
             for (key, child) in entries {
@@ -495,10 +477,7 @@ pub type LeafVisitorMut<'v, E> = dyn FnMut(&[String], &mut Node) -> Result<(), E
 ///
 /// # Errors
 /// The first error `visit` returns.
-pub fn walk_leaves_mut<E>(
-    tree: &mut [(String, Node)],
-    visit: &mut LeafVisitorMut<'_, E>,
-) -> Result<(), E> {
+pub fn walk_leaves_mut<E>(tree: &mut [(String, Node)], visit: &mut LeafVisitorMut<'_, E>) -> Result<(), E> {
     let mut path = Vec::new();
     for (key, node) in tree.iter_mut() {
         path.push(key.clone());
@@ -539,10 +518,8 @@ fn walk_node_mut<E>(
 #[must_use]
 pub fn normalize_rfc3339(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
+    let digits =
+        |range: std::ops::Range<usize>| b.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     let shape_ok = b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'
@@ -617,9 +594,7 @@ mod tests {
         let parsed = EncryptedValue::parse(&text).unwrap();
         assert_eq!(parsed.iv.len(), IV_LEN);
         assert_eq!(
-            decrypt(&key, &parsed, "stringData:password:")
-                .unwrap()
-                .as_slice(),
+            decrypt(&key, &parsed, "stringData:password:").unwrap().as_slice(),
             b"s3cret"
         );
         // Wrong path (AAD), wrong key, flipped byte: all refused.

@@ -32,9 +32,7 @@ pub mod verify;
 use camino::Utf8PathBuf;
 
 pub use age_keys::AgeIdentities;
-pub use commands::{
-    SecretCommand, Session, env_recipients, load_policy, run, run_with, verify_repo,
-};
+pub use commands::{SecretCommand, Session, env_recipients, load_policy, run, run_with, verify_repo};
 pub use policy::Policy;
 pub use verify::{Finding, decrypt_document, verify_file};
 
@@ -100,9 +98,7 @@ pub enum SecretsError {
     #[error("`hydrate secret rotate` needs an age identity to unwrap the data keys")]
     #[diagnostic(
         code(hydrate::secrets::no_identity),
-        help(
-            "set `SOPS_AGE_KEY_FILE` to an identity file of the environment, or pass `--identity FILE`"
-        )
+        help("set `SOPS_AGE_KEY_FILE` to an identity file of the environment, or pass `--identity FILE`")
     )]
     NoIdentity,
 

@@ -36,17 +36,13 @@ impl CreationRule {
     /// Whether this rule applies to `rel_path`.
     #[must_use]
     pub fn matches(&self, rel_path: &str) -> bool {
-        self.path_regex
-            .as_ref()
-            .is_none_or(|re| re.is_match(rel_path))
+        self.path_regex.as_ref().is_none_or(|re| re.is_match(rel_path))
     }
 
     /// The regex hydrate seals with under this rule.
     #[must_use]
     pub fn encrypted_regex_or_default(&self) -> &str {
-        self.encrypted_regex
-            .as_deref()
-            .unwrap_or(DEFAULT_ENCRYPTED_REGEX)
+        self.encrypted_regex.as_deref().unwrap_or(DEFAULT_ENCRYPTED_REGEX)
     }
 }
 
@@ -248,9 +244,7 @@ fn read_key_groups(rule: &mut CreationRule, value: &Node) -> Result<(), PolicyEr
     for (key, v) in entries {
         if key == "age" {
             push_recipients(&mut rule.age, v)?;
-        } else if !matches!(&v.value, Value::Null)
-            && !matches!(&v.value, Value::Seq(s) if s.is_empty())
-        {
+        } else if !matches!(&v.value, Value::Null) && !matches!(&v.value, Value::Seq(s) if s.is_empty()) {
             rule.unsupported.push(format!("key_groups.{key}"));
         }
     }
@@ -297,13 +291,8 @@ fn push_recipients(out: &mut Vec<String>, node: &Node) -> Result<(), PolicyError
         if recipient.is_empty() {
             continue;
         }
-        age_keys::parse_recipient(&recipient).map_err(|e| {
-            PolicyError::at(
-                pos,
-                e.0,
-                "use the `age1…` line `hydrate secret keygen` prints",
-            )
-        })?;
+        age_keys::parse_recipient(&recipient)
+            .map_err(|e| PolicyError::at(pos, e.0, "use the `age1…` line `hydrate secret keygen` prints"))?;
         if !out.contains(&recipient) {
             out.push(recipient);
         }
@@ -338,9 +327,7 @@ mod tests {
 
     #[test]
     fn no_rule_and_unsupported_rules_are_errors() {
-        let text = format!(
-            "creation_rules:\n  - path_regex: ^secrets/prod/\n    pgp: ABC\n    age: {A}\n"
-        );
+        let text = format!("creation_rules:\n  - path_regex: ^secrets/prod/\n    pgp: ABC\n    age: {A}\n");
         let policy = Policy::parse(&text).unwrap();
         let err = policy.env_recipients("prod").unwrap_err();
         assert!(err.message.contains("`pgp`"), "{err:?}");
@@ -350,8 +337,7 @@ mod tests {
 
     #[test]
     fn bad_recipient_is_located() {
-        let err =
-            Policy::parse("creation_rules:\n  - path_regex: x\n    age: age1nope\n").unwrap_err();
+        let err = Policy::parse("creation_rules:\n  - path_regex: x\n    age: age1nope\n").unwrap_err();
         assert_eq!(err.pos.line, 3);
     }
 

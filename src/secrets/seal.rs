@@ -10,9 +10,7 @@ use zeroize::{Zeroize as _, Zeroizing};
 
 use super::age_keys::{self, AgeIdentities};
 use super::crypto::{self, CompiledRules, DataKey, EncryptedValue, MacHasher, ValueType};
-use super::sops_format::{
-    self, AgeStanza, EncryptionRules, Format, Metadata, Node, SopsDocument, Value,
-};
+use super::sops_format::{self, AgeStanza, EncryptionRules, Format, Metadata, Node, SopsDocument, Value};
 use super::verify::{self, DecryptedDocument, Problem};
 
 /// The `version` hydrate writes: the oldest sops release whose reader this output targets (the
@@ -58,10 +56,7 @@ pub fn secret_tree(spec: &SecretSpec<'_>) -> Vec<(String, Node)> {
         match std::str::from_utf8(bytes) {
             Ok(text) => string_data.push((key.clone(), s(text))),
             // Binary values cannot be `stringData`; Kubernetes wants them base64 in `data`.
-            Err(_) => data.push((
-                key.clone(),
-                Node::new(Value::Str(B64.encode(bytes.as_slice()))),
-            )),
+            Err(_) => data.push((key.clone(), Node::new(Value::Str(B64.encode(bytes.as_slice()))))),
         }
     }
     let mut tree = vec![
@@ -112,8 +107,7 @@ pub fn seal_tree(
         encrypted_regex: Some(encrypted_regex.to_owned()),
         ..EncryptionRules::default()
     };
-    let compiled =
-        CompiledRules::compile(&rules).map_err(|e| SealError::Rule(format!("the rule {e}")))?;
+    let compiled = CompiledRules::compile(&rules).map_err(|e| SealError::Rule(format!("the rule {e}")))?;
     let key = DataKey::generate();
     let mut mac = MacHasher::new(false);
     crypto::walk_leaves_mut(&mut tree, &mut |path, node| -> Result<(), SealError> {
@@ -165,14 +159,13 @@ fn wipe(value: Value) {
 fn self_check(text: &str, key: &DataKey, mac_hex: &str) -> Result<(), SealError> {
     let doc = sops_format::parse(text, Format::Yaml)
         .map_err(|e| SealError::SelfCheck(format!("the output does not parse: {}", e.message)))?;
-    let decrypted =
-        verify::decrypt_with_key(&doc, DataKey::from_slice(key.as_bytes()).expect("32 bytes"))
-            .map_err(|p| {
-                SealError::SelfCheck(format!(
-                    "the output does not decrypt: {}",
-                    p.first().map_or("", |p| p.message.as_str())
-                ))
-            })?;
+    let decrypted = verify::decrypt_with_key(&doc, DataKey::from_slice(key.as_bytes()).expect("32 bytes"))
+        .map_err(|p| {
+            SealError::SelfCheck(format!(
+                "the output does not decrypt: {}",
+                p.first().map_or("", |p| p.message.as_str())
+            ))
+        })?;
     if decrypted.mac != mac_hex {
         return Err(SealError::SelfCheck("the output's MAC differs".to_owned()));
     }
@@ -211,12 +204,7 @@ pub fn rotate_text(
         }])
     })?;
     let decrypted = verify::decrypt_document(&doc, identities).map_err(SealError::Document)?;
-    let current: Vec<&str> = doc
-        .metadata
-        .age
-        .iter()
-        .map(|s| s.recipient.trim())
-        .collect();
+    let current: Vec<&str> = doc.metadata.age.iter().map(|s| s.recipient.trim()).collect();
     let same_set = current.len() == recipients.len()
         && recipients.iter().all(|r| current.contains(&r.as_str()))
         && doc.metadata.foreign_key_sources.is_empty();
@@ -252,8 +240,7 @@ pub fn rotate_text(
     let out = if rekey {
         sops_format::emit_yaml(&tree, &metadata)
     } else {
-        replace_sops_block(text, &doc, &metadata)
-            .unwrap_or_else(|| sops_format::emit_yaml(&tree, &metadata))
+        replace_sops_block(text, &doc, &metadata).unwrap_or_else(|| sops_format::emit_yaml(&tree, &metadata))
     };
     self_check(&out, &key, &mac_hex)?;
     Ok(Rotated::Rewritten(out))

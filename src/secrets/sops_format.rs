@@ -331,23 +331,18 @@ pub fn parse_yaml_tree(text: &str) -> Result<Node, ParseError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
     };
-    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, options)
-        .map_err(|e| {
-            let pos = e.location().map_or(Pos::default(), |l| {
-                Pos::new(
-                    u32::try_from(l.line()).unwrap_or(u32::MAX),
-                    u32::try_from(l.column()).unwrap_or(u32::MAX),
-                )
-            });
-            // The parser's message can quote the offending text; keep only its first line.
-            let reason = e.to_string();
-            let reason = reason.lines().next().unwrap_or("invalid YAML").to_owned();
-            ParseError::new(
-                pos,
-                format!("not valid YAML: {reason}"),
-                "fix the YAML syntax",
+    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
+        let pos = e.location().map_or(Pos::default(), |l| {
+            Pos::new(
+                u32::try_from(l.line()).unwrap_or(u32::MAX),
+                u32::try_from(l.column()).unwrap_or(u32::MAX),
             )
-        })?;
+        });
+        // The parser's message can quote the offending text; keep only its first line.
+        let reason = e.to_string();
+        let reason = reason.lines().next().unwrap_or("invalid YAML").to_owned();
+        ParseError::new(pos, format!("not valid YAML: {reason}"), "fix the YAML syntax")
+    })?;
     let mut docs: Vec<Node> = docs
         .into_iter()
         .map(node_from)
@@ -548,11 +543,7 @@ fn parse_json_tree(text: &str) -> Result<Node, ParseError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         let line = u32::try_from(e.line()).unwrap_or(u32::MAX);
         let column = u32::try_from(e.column()).unwrap_or(u32::MAX);
-        ParseError::new(
-            Pos::new(line, column),
-            "not valid JSON",
-            "fix the JSON syntax",
-        )
+        ParseError::new(Pos::new(line, column), "not valid JSON", "fix the JSON syntax")
     })?;
     Ok(Node::new(json_value(value)))
 }
@@ -572,12 +563,9 @@ fn json_value(value: serde_json::Value) -> Value {
             }
         }
         serde_json::Value::String(s) => Value::Str(s),
-        serde_json::Value::Array(items) => Value::Seq(
-            items
-                .into_iter()
-                .map(|v| Node::new(json_value(v)))
-                .collect(),
-        ),
+        serde_json::Value::Array(items) => {
+            Value::Seq(items.into_iter().map(|v| Node::new(json_value(v))).collect())
+        }
         serde_json::Value::Object(map) => Value::Map(
             map.into_iter()
                 .map(|(k, v)| (k, Node::new(json_value(v))))
@@ -680,11 +668,7 @@ fn parse_dotenv(text: &str) -> Result<SopsDocument, ParseError> {
                 "restore the metadata sops wrote",
             ));
         };
-        meta.age.push(AgeStanza {
-            recipient,
-            enc,
-            pos,
-        });
+        meta.age.push(AgeStanza { recipient, enc, pos });
     }
     Ok(SopsDocument {
         format: Format::Dotenv,
@@ -755,10 +739,7 @@ pub fn emit_metadata_block(metadata: &Metadata) -> String {
         }
     }
     if metadata.mac_only_encrypted {
-        entries.push((
-            "mac_only_encrypted".to_owned(),
-            Node::new(Value::Bool(true)),
-        ));
+        entries.push(("mac_only_encrypted".to_owned(), Node::new(Value::Bool(true))));
     }
     if let Some(v) = &metadata.version {
         entries.push(("version".to_owned(), s(v)));
@@ -981,10 +962,9 @@ fn double_quoted(s: &str) -> String {
 #[must_use]
 pub fn sops_block_lines(text: &str) -> Option<(usize, usize)> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let start = lines.iter().position(|l| {
-        l.strip_prefix("sops:")
-            .is_some_and(|rest| rest.trim().is_empty())
-    })?;
+    let start = lines
+        .iter()
+        .position(|l| l.strip_prefix("sops:").is_some_and(|rest| rest.trim().is_empty()))?;
     let end = lines
         .iter()
         .enumerate()
@@ -1003,10 +983,9 @@ mod tests {
 
     #[test]
     fn yaml_types_follow_yaml_v3() {
-        let root = parse_yaml_tree(
-            "a: true\nb: yes\nc: 12\nd: \"12\"\ne: 1.5\nf:\ng: ~\nh: -3\ni: on\nj: |\n  x\n",
-        )
-        .unwrap();
+        let root =
+            parse_yaml_tree("a: true\nb: yes\nc: 12\nd: \"12\"\ne: 1.5\nf:\ng: ~\nh: -3\ni: on\nj: |\n  x\n")
+                .unwrap();
         let get = |k| root.get(k).unwrap().value.clone();
         assert!(matches!(get("a"), Value::Bool(true)));
         assert!(matches!(get("b"), Value::Str(s) if s == "yes"));

@@ -53,14 +53,8 @@ pub const CODES: &[(&str, &str)] = &[
         "a file under `secrets/` has no `sops` metadata",
     ),
     ("sops-no-mac", "the `sops` block has no `mac`"),
-    (
-        "sops-bad-mac",
-        "the `mac` is not an `ENC[AES256_GCM,…]` value",
-    ),
-    (
-        "sops-lastmodified",
-        "`lastmodified` is missing or not RFC 3339",
-    ),
+    ("sops-bad-mac", "the `mac` is not an `ENC[AES256_GCM,…]` value"),
+    ("sops-lastmodified", "`lastmodified` is missing or not RFC 3339"),
     (
         "sops-rules",
         "the file's encryption rules are contradictory or unsupported",
@@ -81,10 +75,7 @@ pub const CODES: &[(&str, &str)] = &[
         "sops-age-block",
         "an age `enc` block is malformed or does not decrypt",
     ),
-    (
-        "sops-plaintext",
-        "a value that must be encrypted is in plaintext",
-    ),
+    ("sops-plaintext", "a value that must be encrypted is in plaintext"),
     ("sops-bad-value", "an `ENC[…]` value is malformed"),
     (
         "sops-no-identity",
@@ -118,12 +109,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(
-        pos: Pos,
-        code: &'static str,
-        message: impl Into<String>,
-        help: impl Into<String>,
-    ) -> Self {
+    fn new(pos: Pos, code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Self {
         Self {
             pos,
             code,
@@ -202,10 +188,7 @@ pub fn decrypt_document(
             "seal the secret again with `hydrate secret seal`",
         )]
     })?;
-    let stanzas = meta
-        .age
-        .iter()
-        .map(|s| (s.recipient.as_str(), s.enc.as_str()));
+    let stanzas = meta.age.iter().map(|s| (s.recipient.as_str(), s.enc.as_str()));
     let data_key = age_keys::unwrap(stanzas, identities).map_err(|e| {
         vec![match e {
             UnwrapError::NoMatchingIdentity => Problem::new(
@@ -240,10 +223,7 @@ pub fn decrypt_document(
 ///
 /// # Errors
 /// Values that do not decrypt, a MAC that does not decrypt or does not match.
-pub fn decrypt_with_key(
-    doc: &SopsDocument,
-    data_key: DataKey,
-) -> Result<DecryptedDocument, Vec<Problem>> {
+pub fn decrypt_with_key(doc: &SopsDocument, data_key: DataKey) -> Result<DecryptedDocument, Vec<Problem>> {
     let meta = &doc.metadata;
     let rules = CompiledRules::compile(&meta.rules).map_err(|e| {
         vec![Problem::new(
@@ -502,9 +482,7 @@ fn check_structure(doc: &SopsDocument, problems: &mut Vec<Problem>) -> bool {
         problems.push(Problem::new(
             *pos,
             "sops-key-source",
-            format!(
-                "the file is also encrypted with `{source}`, which is not in `{POLICY_FILE}` for it"
-            ),
+            format!("the file is also encrypted with `{source}`, which is not in `{POLICY_FILE}` for it"),
             "rotate it to the environment's age recipients: `hydrate secret rotate <env>`",
         ));
     }
@@ -543,21 +521,14 @@ fn check_recipients(
             Pos::default(),
             "sops-policy",
             format!("no `{POLICY_FILE}` at the repo root: the file's recipients cannot be checked"),
-            format!(
-                "add `{POLICY_FILE}` with a creation rule (`path_regex` + `age`) per environment"
-            ),
+            format!("add `{POLICY_FILE}` with a creation rule (`path_regex` + `age`) per environment"),
         ));
         return;
     };
     let rule = match policy.recipients_for(rel_path) {
         Ok(rule) => rule,
         Err(e) => {
-            problems.push(Problem::new(
-                Pos::default(),
-                "sops-policy",
-                e.message,
-                e.help,
-            ));
+            problems.push(Problem::new(Pos::default(), "sops-policy", e.message, e.help));
             return;
         }
     };
@@ -654,10 +625,7 @@ mod tests {
     fn plaintext_secret_is_flagged_without_leaking_the_value() {
         let text = "apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2\nsops:\n  age: []\n  lastmodified: \"2024-01-01T00:00:00Z\"\n  mac: ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n  encrypted_regex: ^(data|stringData)$\n  version: 3.9.0\n";
         let findings = verify_file(None, Utf8Path::new("secrets/dev/a/b.sops.yaml"), text, None);
-        let plaintext: Vec<_> = findings
-            .iter()
-            .filter(|f| f.code == "sops-plaintext")
-            .collect();
+        let plaintext: Vec<_> = findings.iter().filter(|f| f.code == "sops-plaintext").collect();
         assert_eq!(plaintext.len(), 1, "{findings:#?}");
         assert_eq!((plaintext[0].line, plaintext[0].column), (4, 13));
         assert!(findings.iter().all(|f| !f.message.contains("hunter2")));

@@ -359,12 +359,27 @@ fn plaintext_secret() {
 #[test]
 fn chart_constraint_without_lock_entry_fails_the_build() {
     for (name, files) in [
-        ("a caret range", &[(COMPONENT, "chart:\n  repo: https://charts.example.com\n  name: app\n  version: ^1.2.0\n")][..]),
-        ("an OCI partial version", &[(COMPONENT, "chart:\n  repo: oci://ghcr.io/x/charts\n  name: app\n  version: \"1.2\"\n")][..]),
+        (
+            "a caret range",
+            &[(
+                COMPONENT,
+                "chart:\n  repo: https://charts.example.com\n  name: app\n  version: ^1.2.0\n",
+            )][..],
+        ),
+        (
+            "an OCI partial version",
+            &[(
+                COMPONENT,
+                "chart:\n  repo: oci://ghcr.io/x/charts\n  name: app\n  version: \"1.2\"\n",
+            )][..],
+        ),
         (
             "a range set by the environment file",
             &[
-                (COMPONENT, "chart:\n  repo: https://charts.example.com\n  name: app\n  version: 1.2.0\n"),
+                (
+                    COMPONENT,
+                    "chart:\n  repo: https://charts.example.com\n  name: app\n  version: 1.2.0\n",
+                ),
                 (
                     "environments/x.yaml",
                     "root_domain: example.org\ncluster: {provider: local}\ncomponents:\n  a:\n    chart:\n      version: \"1.x\"\n",

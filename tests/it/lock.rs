@@ -139,9 +139,7 @@ struct Server {
 impl Server {
     fn start(handler: impl Fn(&Req) -> Resp + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener
-            .set_nonblocking(true)
-            .expect("nonblocking listener");
+        listener.set_nonblocking(true).expect("nonblocking listener");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let log = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -297,11 +295,7 @@ fn resolves_constraints_against_served_indexes() {
     assert_eq!(version("cloudnative-pg", "~0.23"), "0.23.2");
     assert_eq!(version("cluster", "*"), "0.8.1");
     assert_eq!(version("external-dns", "^1.20"), "1.21.1");
-    assert_eq!(
-        version("mailu", "^1.0"),
-        "1.5.0",
-        "the 1.0.0 beta is skipped"
-    );
+    assert_eq!(version("mailu", "^1.0"), "1.5.0", "the 1.0.0 beta is skipped");
     assert_eq!(version("nextcloud", "~9.2"), "9.2.4");
     assert_eq!(version("velero", ">=12, <13"), "12.1.0");
     assert_eq!(version("velero", ">=11 <12"), "11.4.0");
@@ -366,10 +360,7 @@ fn resolves_constraints_against_served_indexes() {
         .collect();
     assert_eq!(
         deps[0],
-        (
-            "postgresql",
-            Some("oci://registry-1.docker.io/bitnamicharts")
-        )
+        ("postgresql", Some("oci://registry-1.docker.io/bitnamicharts"))
     );
     assert_eq!(cloud.dependencies[3].alias.as_deref(), Some("collabora"));
     assert_eq!(
@@ -381,17 +372,10 @@ fn resolves_constraints_against_served_indexes() {
 
     // Each repository index is fetched once, however many charts it serves.
     for (prefix, _) in &texts {
-        assert_eq!(
-            server.count(&format!("GET {prefix}/index.yaml")),
-            1,
-            "{prefix}"
-        );
+        assert_eq!(server.count(&format!("GET {prefix}/index.yaml")), 1, "{prefix}");
     }
     // Trailing slashes do not make a second repository.
-    assert_eq!(
-        entry(&outcome, "external-dns", "^1.20").repo,
-        server.url("/edns")
-    );
+    assert_eq!(entry(&outcome, "external-dns", "^1.20").repo, server.url("/edns"));
 
     // The file is sorted and deterministic: a second run writes nothing.
     let text = fs_err::read_to_string(root.join("hydrate.lock")).expect("lock written");
@@ -411,10 +395,7 @@ fn resolves_constraints_against_served_indexes() {
         fs_err::read_to_string(root.join("hydrate.lock")).expect("lock"),
         text
     );
-    assert_eq!(
-        read_lock(&root).expect("reads").expect("exists"),
-        outcome.lock
-    );
+    assert_eq!(read_lock(&root).expect("reads").expect("exists"), outcome.lock);
 }
 
 #[test]
@@ -457,10 +438,7 @@ fn lock_errors_name_chart_constraint_and_fix() {
         "{}",
         text[2]
     );
-    assert!(
-        !root.join("hydrate.lock").exists(),
-        "a failed run writes nothing"
-    );
+    assert!(!root.join("hydrate.lock").exists(), "a failed run writes nothing");
 
     let err = lock(
         &root,
@@ -486,11 +464,8 @@ fn file_repositories_and_index_mirrors_need_no_server() {
     // `file://` folder with an `index.yaml` (a link to the shared fixture, not a copy).
     let repo_dir = root.join("charts-repo");
     fs_err::create_dir_all(&repo_dir).expect("mkdir");
-    std::os::unix::fs::symlink(
-        dir.join("external-dns.index.yaml"),
-        repo_dir.join("index.yaml"),
-    )
-    .expect("symlink");
+    std::os::unix::fs::symlink(dir.join("external-dns.index.yaml"), repo_dir.join("index.yaml"))
+        .expect("symlink");
     // A mirror of the real repository URL, for `--index-dir`.
     let mirror = root.join("mirror");
     fs_err::create_dir_all(&mirror).expect("mkdir");
@@ -599,10 +574,7 @@ fn a_changed_upstream_digest_is_reported_not_taken() {
     let mut check = args();
     check.check = true;
     let checked = lock(&root, &check, &requests).expect("checks");
-    assert!(matches!(
-        &checked.findings[..],
-        [Finding::DigestChanged { .. }]
-    ));
+    assert!(matches!(&checked.findings[..], [Finding::DigestChanged { .. }]));
 
     // `--update web` accepts the new bytes, with a warning.
     let mut update = args();
@@ -701,26 +673,13 @@ fn check_reports_missing_and_stale_entries() {
     let missing = lock(&root, &check, &requests).expect("checks");
     assert_eq!(missing.exit_code(), 1);
     assert!(matches!(&missing.findings[..], [Finding::Missing { .. }]));
-    assert!(
-        missing.findings[0]
-            .to_string()
-            .contains("run `hydrate lock`")
-    );
-    assert!(
-        !root.join("hydrate.lock").exists(),
-        "--check writes nothing"
-    );
+    assert!(missing.findings[0].to_string().contains("run `hydrate lock`"));
+    assert!(!root.join("hydrate.lock").exists(), "--check writes nothing");
 
     lock(&root, &args(), &requests).expect("locks");
-    assert_eq!(
-        lock(&root, &check, &requests).expect("checks").exit_code(),
-        0
-    );
+    assert_eq!(lock(&root, &check, &requests).expect("checks").exit_code(), 0);
     check.offline = true;
-    assert_eq!(
-        lock(&root, &check, &requests).expect("checks").exit_code(),
-        0
-    );
+    assert_eq!(lock(&root, &check, &requests).expect("checks").exit_code(), 0);
 
     // The constraint was edited: the old entry is unused and the new one missing.
     let edited = [request("web", &repo, "demo", "~1.0")];
@@ -810,12 +769,8 @@ fn timeouts_and_server_errors_are_clear() {
     let (_tmp, root) = temp_root();
     let mut quick = args();
     quick.timeout = 1;
-    let err = lock(
-        &root,
-        &quick,
-        &[request("a", &server.url("/slow"), "x", "1.0.0")],
-    )
-    .expect_err("times out");
+    let err =
+        lock(&root, &quick, &[request("a", &server.url("/slow"), "x", "1.0.0")]).expect_err("times out");
     assert!(err.to_string().contains("timed out after 1s"), "{err}");
     let err = lock(
         &root,
@@ -838,9 +793,7 @@ fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_cksum();
-        builder
-            .append_data(&mut header, path, *data)
-            .expect("append");
+        builder.append_data(&mut header, path, *data).expect("append");
     }
     builder.into_inner().expect("tar").finish().expect("gzip")
 }
@@ -959,10 +912,7 @@ fn chart_manifest(chart: &[u8]) -> Vec<u8> {
 }
 
 /// Like [`registry`], with a handle to re-push tag `1.2.0` with other chart bytes.
-fn mutable_registry(
-    chart: Vec<u8>,
-    lie_about_digest: bool,
-) -> (Server, String, Arc<Mutex<Vec<u8>>>) {
+fn mutable_registry(chart: Vec<u8>, lie_about_digest: bool) -> (Server, String, Arc<Mutex<Vec<u8>>>) {
     let manifest_digest = sha256(&chart_manifest(&chart));
     let pushed = Arc::new(Mutex::new(chart));
     let current = pushed.clone();
@@ -989,10 +939,8 @@ fn mutable_registry(
         let chart = current.lock().expect("lock").clone();
         match path {
             "/v2/charts/demo/tags/list" => {
-                Resp::ok(r#"{"name":"charts/demo","tags":["1.0.0","latest","1.2.0"]}"#).header(
-                    "Link",
-                    r#"</v2/charts/demo/tags/list?last=1.2.0>; rel="next""#,
-                )
+                Resp::ok(r#"{"name":"charts/demo","tags":["1.0.0","latest","1.2.0"]}"#)
+                    .header("Link", r#"</v2/charts/demo/tags/list?last=1.2.0>; rel="next""#)
             }
             "/v2/charts/demo/tags/list?last=1.2.0" => {
                 Resp::ok(r#"{"name":"charts/demo","tags":["1.3.0-rc.1","2.0.0","1.1.0_build.1"]}"#)
@@ -1036,15 +984,9 @@ fn oci_charts_resolve_through_the_distribution_api() {
         "tags across pages; pre-releases and `latest` skipped"
     );
     assert_eq!(e.digest.as_deref(), Some(manifest_digest.as_str()));
-    assert_eq!(
-        e.url.as_deref(),
-        Some(format!("{repo}/demo:1.2.0").as_str())
-    );
+    assert_eq!(e.url.as_deref(), Some(format!("{repo}/demo:1.2.0").as_str()));
     assert_eq!(e.dependencies[0].name, "postgresql");
-    assert_eq!(
-        e.dependencies[0].condition.as_deref(),
-        Some("postgresql.enabled")
-    );
+    assert_eq!(e.dependencies[0].condition.as_deref(), Some("postgresql.enabled"));
     assert!(
         e.bitnami.as_ref().is_some_and(|b| b.len() == 2),
         "{:?}",
@@ -1104,5 +1046,79 @@ fn a_re_pushed_oci_tag_is_reported() {
         pinned.digest.as_deref(),
         Some(first_digest.as_str()),
         "the locked bytes stay"
+    );
+}
+
+/// End to end: constraints in component files, `hydrate lock`, then a build with no network that
+/// writes exact versions, and the OCI manifest digest next to the tag.
+#[test]
+fn build_renders_locked_versions_and_oci_digests() {
+    let server = Server::start(|req| match req.path.as_str() {
+        "/index.yaml" => Resp::ok(small_index(&[("1.3.9", &hex('a')), ("1.4.2", &hex('b'))])),
+        _ => Resp::status(404),
+    });
+    let (registry_server, manifest_digest) = registry(demo_chart(), false);
+    let (_tmp, root) = temp_root();
+    let oci = format!(
+        "oci://{}/charts",
+        registry_server.base.trim_start_matches("http://")
+    );
+    let files = [
+        (
+            "environments/x.yaml",
+            "root_domain: example.org\ncluster: {provider: local}\n".to_string(),
+        ),
+        (
+            "apps/web/component.yaml",
+            format!(
+                "chart:\n  repo: {}\n  name: demo\n  version: \"~1.4\"\n",
+                server.url("")
+            ),
+        ),
+        (
+            "apps/db/component.yaml",
+            format!("chart:\n  repo: {oci}\n  name: demo\n  version: ^1\n"),
+        ),
+    ];
+    for (path, text) in &files {
+        let path = root.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let inputs = hydrate::load::load(&root).expect("loads");
+    let requests = hydrate::commands::lock::chart_requests(&inputs).expect("requests");
+    lock(&root, &args(), &requests).expect("locks");
+    drop(server);
+    drop(registry_server); // the build needs no network
+
+    let compiled =
+        hydrate::compile_env(&root, "x").unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)));
+    let object = |kind: &str, name: &str| {
+        compiled
+            .objects
+            .iter()
+            .find(|o| o.kind() == kind && o.name() == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .value
+            .clone()
+    };
+    assert_eq!(
+        object("HelmRelease", "web")["spec"]["chart"]["spec"]["version"],
+        "1.4.2"
+    );
+    let oci_ref = &object("OCIRepository", "db")["spec"]["ref"];
+    assert_eq!(oci_ref["tag"], "1.2.0");
+    assert_eq!(oci_ref["digest"], manifest_digest.as_str());
+
+    // A constraint that moves away from its entry: the build fails and says what to run.
+    let path = root.join("apps/web/component.yaml");
+    let text = fs_err::read_to_string(&path).unwrap().replace("~1.4", "~1.3");
+    fs_err::write(&path, text).unwrap();
+    let err = hydrate::compile_env(&root, "x").expect_err("stale lock");
+    let text = format!("{:?}", miette::Report::new(err));
+    assert!(text.contains("apps/web/component.yaml:4:"), "{text}");
+    assert!(
+        text.contains("component `web`") && text.contains("run `hydrate lock`"),
+        "{text}"
     );
 }

@@ -9,8 +9,7 @@ use clap::Parser;
 use hydrate::secrets::sops_format::{self, Format};
 use hydrate::secrets::verify::Finding;
 use hydrate::secrets::{
-    AgeIdentities, Policy, SecretCommand, SecretsError, Session, decrypt_document, run_with,
-    verify_file,
+    AgeIdentities, Policy, SecretCommand, SecretsError, Session, decrypt_document, run_with, verify_file,
 };
 
 /// A fixed `lastmodified`: 2025-01-02T03:04:05Z.
@@ -85,13 +84,7 @@ fn upstream_x25519_fixtures_decrypt_with_mac_to_documented_plaintexts() {
     let age = identities(dir.join("age.agekey"));
     let global = identities(dir.join("age-global.agekey"));
     let cases: [(&str, Format, &AgeIdentities, &str, &str); 7] = [
-        (
-            "age.enc.yaml",
-            Format::Yaml,
-            &age,
-            "stringData.key",
-            "value",
-        ),
+        ("age.enc.yaml", Format::Yaml, &age, "stringData.key", "value"),
         (
             "global-age.enc.yaml",
             Format::Yaml,
@@ -99,13 +92,7 @@ fn upstream_x25519_fixtures_decrypt_with_mac_to_documented_plaintexts() {
             "stringData.key",
             "global-value",
         ),
-        (
-            "merge1.enc.yaml",
-            Format::Yaml,
-            &age,
-            "stringData.key",
-            "merge1",
-        ),
+        ("merge1.enc.yaml", Format::Yaml, &age, "stringData.key", "merge1"),
         (
             "merge2.enc.yaml",
             Format::Yaml,
@@ -119,11 +106,7 @@ fn upstream_x25519_fixtures_decrypt_with_mac_to_documented_plaintexts() {
     ];
     for (file, format, ids, path, expected) in cases {
         let text = read(dir.join(file));
-        assert_eq!(
-            decrypted_value(&text, format, ids, path),
-            expected,
-            "{file}"
-        );
+        assert_eq!(decrypted_value(&text, format, ids, path), expected, "{file}");
     }
 }
 
@@ -250,12 +233,7 @@ fn sops_mac_only_encrypted_default_rules_and_comments() {
         "Secret"
     );
     assert_eq!(
-        decrypted_value(
-            &defaults,
-            Format::Yaml,
-            &key1(),
-            "stringData.comment_unencrypted"
-        ),
+        decrypted_value(&defaults, Format::Yaml, &key1(), "stringData.comment_unencrypted"),
         "visible"
     );
     assert_eq!(
@@ -271,8 +249,7 @@ fn sops_mac_only_encrypted_default_rules_and_comments() {
 
 #[test]
 fn flipping_mac_only_encrypted_breaks_the_mac() {
-    let text =
-        read(data_dir().join("mac-only.sops.yaml")).replace("    mac_only_encrypted: true\n", "");
+    let text = read(data_dir().join("mac-only.sops.yaml")).replace("    mac_only_encrypted: true\n", "");
     let doc = sops_format::parse(&text, Format::Yaml).unwrap();
     let problems = decrypt_document(&doc, &key1())
         .err()
@@ -426,22 +403,10 @@ fn sealed_output_is_the_shape_flux_reads() {
     // A generic YAML reader (what kustomize and sops' yaml store see): one document, the
     // `sops` metadata block at top level, the Kubernetes fields in clear.
     let generic: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-    let top: Vec<&str> = generic
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let top: Vec<&str> = generic.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         top,
-        [
-            "apiVersion",
-            "kind",
-            "metadata",
-            "type",
-            "stringData",
-            "sops"
-        ]
+        ["apiVersion", "kind", "metadata", "type", "stringData", "sops"]
     );
     assert_eq!(generic["apiVersion"], "v1");
     assert_eq!(generic["kind"], "Secret");
@@ -450,10 +415,7 @@ fn sealed_output_is_the_shape_flux_reads() {
     assert_eq!(generic["type"], "Opaque");
     let sops = generic["sops"].as_object().unwrap();
     let keys: Vec<&str> = sops.keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        ["age", "lastmodified", "mac", "encrypted_regex", "version"]
-    );
+    assert_eq!(keys, ["age", "lastmodified", "mac", "encrypted_regex", "version"]);
     assert_eq!(sops["lastmodified"], "2025-01-02T03:04:05Z");
     assert_eq!(sops["encrypted_regex"], "^(data|stringData)$");
     let age = sops["age"].as_array().unwrap();
@@ -548,10 +510,7 @@ fn tampering_is_detected() {
 
     // The recipient re-pointed to another key.
     let recipient = tamper(&|t| t.replace(KEY1, KEY2));
-    assert!(
-        recipient.contains(&"sops-recipients".to_owned()),
-        "{recipient:?}"
-    );
+    assert!(recipient.contains(&"sops-recipients".to_owned()), "{recipient:?}");
 
     // Two values swapped (each still a valid ciphertext, but under another path).
     let swapped = tamper(&|t| {
@@ -618,11 +577,7 @@ fn plaintext_and_stray_files_are_findings_without_decryption() {
     repo.write("secrets/dev/postgres/plain.yaml", "kind: Secret\n");
     repo.write("secrets/dev/.gitkeep", "");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(
-        repo.path("values.env"),
-        repo.path("secrets/dev/x.sops.yaml"),
-    )
-    .unwrap();
+    std::os::unix::fs::symlink(repo.path("values.env"), repo.path("secrets/dev/x.sops.yaml")).unwrap();
     let (code, lines) = repo.verify("dev", None);
     assert_eq!(code, 1);
     #[cfg(unix)]
@@ -682,19 +637,11 @@ fn rotate_keeps_values_and_changes_recipients() {
     let body = |t: &str| t.split("\nsops:\n").next().unwrap().to_owned();
     assert_eq!(body(&before), body(&after));
     let doc = sops_format::parse(&after, Format::Yaml).unwrap();
-    let recipients: Vec<&str> = doc
-        .metadata
-        .age
-        .iter()
-        .map(|s| s.recipient.as_str())
-        .collect();
+    let recipients: Vec<&str> = doc.metadata.age.iter().map(|s| s.recipient.as_str()).collect();
     assert_eq!(recipients, [KEY2]);
     assert_eq!(repo.verify("dev", Some("test-key-2.agekey")), (0, vec![]));
     let (code, lines) = repo.verify("dev", Some("test-key-1.agekey"));
-    assert_eq!(
-        (code, codes(&lines)),
-        (1, vec!["sops-no-identity".to_owned()])
-    );
+    assert_eq!((code, codes(&lines)), (1, vec!["sops-no-identity".to_owned()]));
     assert_eq!(
         decrypted_value(&after, Format::Yaml, &key2(), "stringData.password"),
         "p@ss: word #1"
@@ -707,13 +654,7 @@ fn rotate_rekey_replaces_ciphertexts_but_not_values() {
     let rel = repo.seal_db("prod");
     let before = repo.read(&rel);
     let key2_path = data_dir().join("test-key-2.agekey");
-    let out = repo.run(&[
-        "rotate",
-        "prod",
-        "--rekey",
-        "--identity",
-        key2_path.as_str(),
-    ]);
+    let out = repo.run(&["rotate", "prod", "--rekey", "--identity", key2_path.as_str()]);
     assert_eq!(out.result.unwrap(), 0, "{}", out.stderr);
     let after = repo.read(&rel);
     let line = |t: &str, k: &str| t.lines().find(|l| l.starts_with(k)).unwrap().to_owned();
@@ -736,13 +677,9 @@ fn rotate_refuses_a_tampered_file_and_leaves_it() {
     repo.set_policy(&[KEY2], &[KEY2]);
     let key1_path = data_dir().join("test-key-1.agekey");
     let out = repo.run(&["rotate", "dev", "--identity", key1_path.as_str()]);
-    assert!(matches!(
-        out.result,
-        Err(SecretsError::RotateFailed { count: 1 })
-    ));
+    assert!(matches!(out.result, Err(SecretsError::RotateFailed { count: 1 })));
     assert!(
-        out.stderr
-            .contains("`stringData.username` does not decrypt"),
+        out.stderr.contains("`stringData.username` does not decrypt"),
         "{}",
         out.stderr
     );
@@ -811,19 +748,13 @@ fn seal_refusals() {
     let no_rule = repo.run(&["seal", "staging", "x", "y", "a=b"]);
     match no_rule.result {
         Err(SecretsError::Policy { message, .. }) => {
-            assert!(
-                message.contains("secrets/staging/x/y.sops.yaml"),
-                "{message}"
-            );
+            assert!(message.contains("secrets/staging/x/y.sops.yaml"), "{message}");
         }
         other => panic!("{other:?}"),
     }
 
     let bad_name = repo.run(&["seal", "dev", "x", "../../etc", "a=b"]);
-    assert!(matches!(
-        bad_name.result,
-        Err(SecretsError::InvalidName { .. })
-    ));
+    assert!(matches!(bad_name.result, Err(SecretsError::InvalidName { .. })));
 
     let dup = repo.run(&["seal", "dev", "x", "y", "a=1", "a=2"]);
     assert!(matches!(dup.result, Err(SecretsError::DuplicateKey { .. })));
@@ -834,20 +765,14 @@ fn seal_refusals() {
     let bad_line = repo.values_file("ok=1\nsupersecretwithoutequals\n");
     let out = repo.run(&["seal", "dev", "x", "y", "--from-file", bad_line.as_str()]);
     let err = out.result.unwrap_err().to_string();
-    assert!(
-        err.contains("line 2") && !err.contains("supersecret"),
-        "{err}"
-    );
+    assert!(err.contains("line 2") && !err.contains("supersecret"), "{err}");
 
     fs_err::remove_file(repo.path(".sops.yaml")).unwrap();
     assert!(matches!(
         repo.run(&["seal", "dev", "x", "z", "a=b"]).result,
         Err(SecretsError::NoPolicy)
     ));
-    assert!(
-        !repo.path("secrets/dev/x").exists(),
-        "nothing written on refusal"
-    );
+    assert!(!repo.path("secrets/dev/x").exists(), "nothing written on refusal");
 }
 
 #[test]
