@@ -306,6 +306,8 @@ pub enum Generator {
     CertManager,
     ExternalDns,
     Velero,
+    /// The in-cluster S3 target of Velero in a local cluster.
+    Minio,
     Postgres,
     Mariadb,
 }

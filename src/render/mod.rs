@@ -3,12 +3,18 @@
 //! Each generator is a function of one file, run for every component, in parallel; results are
 //! collected in component order, so the object list is the same for any thread count.
 
+pub mod database;
 pub mod flux;
 pub mod helm;
 pub mod manifests;
+pub mod mariadb;
+pub mod minio;
 pub mod namespace;
 pub mod object;
+pub mod postgres;
+pub mod require;
 pub mod secrets;
+pub mod velero;
 
 use rayon::prelude::*;
 
@@ -49,6 +55,10 @@ const GENERATORS: &[Generator] = &[
     helm::render,
     manifests::render,
     secrets::render,
+    velero::render,
+    minio::render,
+    postgres::render,
+    mariadb::render,
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
@@ -79,9 +89,9 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
 
 /// Chart values that a component's typed generator derives from the environment (hosts, domain,
 /// backup target…); the component's own `values` are merged over them.
-#[allow(clippy::match_single_binding)] // one arm per typed generator that derives values
-pub fn generated_values(_model: &Model, component: &Component) -> serde_json::Value {
+pub fn generated_values(model: &Model, component: &Component) -> serde_json::Value {
     match component.spec.generator {
+        Some(crate::model::Generator::Velero) => velero::chart_values(model, component),
         _ => serde_json::Value::Object(Default::default()),
     }
 }

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod data;
 mod determinism;
 mod golden;
 mod kustomize;
