@@ -91,7 +91,9 @@ fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, Error> {
 
 fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<ComponentFile, Error> {
     check_label(&source.name, &source.file, "").map_err(|e| {
-        e.with_help("component folder names must be DNS labels: lowercase letters, digits and `-`, at most 63")
+        e.with_help(
+            "component folder names must be DNS labels: lowercase letters, digits and `-`, at most 63",
+        )
     })?;
     let spec: ComponentFile = yaml::parse(&source.file.path, &source.file.text)?;
     for env in spec.envs.keys() {
@@ -142,8 +144,14 @@ fn check_env_overrides(env: &Env, parsed: &[(&ComponentSource, ComponentFile)]) 
 }
 
 /// Enabled unless `envs.<env>.enabled` or the environment's `components.<name>.enabled` says no;
-/// the environment file has the last word.
+/// the environment file has the last word. A generator's feature switch (`features.cert_manager`…)
+/// is authoritative: off, its component is disabled whatever `enabled` says.
 fn enabled(env: &Env, source: &ComponentSource, spec: &ComponentFile) -> bool {
+    if let Some(generator) = spec.generator
+        && !generator.feature_enabled(&env.spec.features)
+    {
+        return false;
+    }
     let from_env = env.spec.components.get(&source.name).and_then(|o| o.enabled);
     let from_component = spec.envs.get(&env.name).and_then(|o| o.enabled);
     from_env.or(from_component).unwrap_or(true)
@@ -304,7 +312,9 @@ fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<
                         suggest(dep, all.iter().copied(), "components"),
                     )
                 };
-                return Err(InputError::new(at, Some(&c.file.text), message).with_help(help).into());
+                return Err(InputError::new(at, Some(&c.file.text), message)
+                    .with_help(help)
+                    .into());
             };
             if target.layer > c.layer {
                 return Err(InputError::new(
@@ -315,7 +325,9 @@ fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<
                         c.name, c.layer, target.layer
                     ),
                 )
-                .with_help("layers apply in order infra → infra-configs → data → metrics → apps; move one of them")
+                .with_help(
+                    "layers apply in order infra → infra-configs → data → metrics → apps; move one of them",
+                )
                 .into());
             }
         }

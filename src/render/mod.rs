@@ -3,12 +3,15 @@
 //! Each generator is a function of one file, run for every component, in parallel; results are
 //! collected in component order, so the object list is the same for any thread count.
 
+pub mod cert_manager;
+pub mod external_dns;
 pub mod flux;
 pub mod helm;
 pub mod manifests;
 pub mod namespace;
 pub mod object;
 pub mod secrets;
+pub mod traefik;
 
 use rayon::prelude::*;
 
@@ -49,6 +52,9 @@ const GENERATORS: &[Generator] = &[
     helm::render,
     manifests::render,
     secrets::render,
+    traefik::render,
+    cert_manager::render,
+    external_dns::render,
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
@@ -79,8 +85,12 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
 
 /// Chart values that a component's typed generator derives from the environment (hosts, domain,
 /// backup target…); the component's own `values` are merged over them.
-pub fn generated_values(_model: &Model, component: &Component) -> serde_json::Value {
+pub fn generated_values(model: &Model, component: &Component) -> serde_json::Value {
+    use crate::model::Generator;
     match component.spec.generator {
+        Some(Generator::Traefik) => traefik::chart_values(model, component),
+        Some(Generator::CertManager) => cert_manager::chart_values(model, component),
+        Some(Generator::ExternalDns) => external_dns::chart_values(model, component),
         _ => serde_json::Value::Object(Default::default()),
     }
 }
