@@ -1,0 +1,10 @@
+//! The one integration-test binary (ripgrep, jj, uv style): one module per property.
+
+mod support;
+
+mod cli;
+mod determinism;
+mod golden;
+mod kustomize;
+mod safety;
+mod schema;
