@@ -372,6 +372,19 @@ pub struct Route {
     /// Extra Traefik middlewares of the component's namespace.
     #[serde(default)]
     pub middlewares: Vec<String>,
+    /// Who may frame the pages: `deny` (default) or `sameorigin` (apps whose own pages use
+    /// frames, e.g. webmail previews).
+    #[serde(default)]
+    pub frames: FrameOptions,
+}
+
+/// `X-Frame-Options` of a route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameOptions {
+    #[default]
+    Deny,
+    Sameorigin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -136,3 +136,59 @@ fn certificate(model: &Model, component: &Component, issuer: AcmeIssuer) -> Obje
         value,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(components: &[(&str, &str)]) -> (tempfile::TempDir, Model) {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let root = camino::Utf8Path::from_path(tmp.path()).expect("UTF-8").to_owned();
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            fs_err::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            fs_err::write(path, text).expect("write");
+        };
+        write(
+            "environments/prod.yaml",
+            "root_domain: example.org\ncluster: {provider: doks}\nfeatures: {cert_manager: true}\n",
+        );
+        for (dir, text) in components {
+            write(&format!("{dir}/component.yaml"), text);
+        }
+        let inputs = crate::load::load(&root).expect("loads");
+        let model = crate::model::resolve(&inputs, "prod").expect("resolves");
+        (tmp, model)
+    }
+
+    const APP: &str = "hosts:\n  - app.${root_domain}\nroute: {service: app, port: 80}\n";
+
+    #[test]
+    fn certificates_use_the_chosen_issuer() {
+        let issuer = "generator: cert-manager\nacme: {email: ops@example.org, issuer: staging}\n";
+        let (_tmp, model) = model(&[("platform/certs", issuer), ("apps/app", APP)]);
+        let out = render(&model, model.component("app").unwrap()).unwrap();
+        let cert = &out.objects[0].value;
+        assert_eq!(cert["metadata"]["name"], "app-tls");
+        assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt-staging");
+        assert_eq!(cert["spec"]["dnsNames"][0], "app.example.org");
+    }
+
+    #[test]
+    fn the_cert_manager_component_needs_an_acme_account() {
+        let (_tmp, model) = model(&[("platform/certs", "generator: cert-manager\n")]);
+        let err = render(&model, model.component("certs").unwrap()).unwrap_err();
+        assert!(err.to_string().contains("has no `acme`"), "{err}");
+    }
+
+    #[test]
+    fn hosts_without_a_cert_manager_component_are_an_error() {
+        let (_tmp, model) = model(&[("apps/app", APP)]);
+        let err = render(&model, model.component("app").unwrap()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("no enabled component has `generator: cert-manager`"),
+            "{err}"
+        );
+    }
+}

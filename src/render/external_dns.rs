@@ -182,3 +182,83 @@ fn mail_records(
     );
     Ok((object, warning))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A project with one environment and the given components (`(folder, component.yaml)`).
+    fn model(env: &str, components: &[(&str, &str)]) -> (tempfile::TempDir, Model) {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let root = camino::Utf8Path::from_path(tmp.path()).expect("UTF-8").to_owned();
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            fs_err::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            fs_err::write(path, text).expect("write");
+        };
+        write("environments/prod.yaml", env);
+        for (dir, text) in components {
+            write(&format!("{dir}/component.yaml"), text);
+        }
+        let inputs = crate::load::load(&root).expect("loads");
+        let model = crate::model::resolve(&inputs, "prod").expect("resolves");
+        (tmp, model)
+    }
+
+    const ENV: &str = "root_domain: example.org\ncluster: {provider: doks, name: c1}\n\
+                       features: {external_dns: true}\nsecrets: {missing: warn}\n";
+
+    const MAIL: &str = "layer: apps\nmail_dns:\n  host: mx.${root_domain}\n  mx_priority: 20\n  \
+                        spf: v=spf1 mx -all\n  dmarc: v=DMARC1; p=reject\n  dkim: {selector: s1, public_key: KEY}\n";
+
+    #[test]
+    fn mail_records_cover_mx_spf_dmarc_and_dkim() {
+        let (_tmp, model) = model(ENV, &[("apps/mail", MAIL)]);
+        let out = render(&model, model.component("mail").unwrap()).unwrap();
+        assert!(out.warnings.is_empty());
+        let endpoints = &out.objects[0].value["spec"]["endpoints"];
+        let rows: Vec<String> = endpoints
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{} {} {}", e["dnsName"], e["recordType"], e["targets"][0]))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                r#""example.org" "MX" "20 mx.example.org""#,
+                r#""example.org" "TXT" "v=spf1 mx -all""#,
+                r#""_dmarc.example.org" "TXT" "v=DMARC1; p=reject""#,
+                r#""s1._domainkey.example.org" "TXT" "v=DKIM1; k=rsa; p=KEY""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mail_host_outside_the_root_domain_is_an_error() {
+        let mail = MAIL.replace("mx.${root_domain}", "mx.elsewhere.net");
+        let (_tmp, model) = model(ENV, &[("apps/mail", &mail)]);
+        let err = render(&model, model.component("mail").unwrap()).unwrap_err();
+        assert!(err.to_string().contains("outside `example.org`"), "{err}");
+    }
+
+    #[test]
+    fn no_records_without_the_feature() {
+        let env = ENV.replace("external_dns: true", "external_dns: false");
+        let (_tmp, model) = model(&env, &[("apps/mail", MAIL)]);
+        let out = render(&model, model.component("mail").unwrap()).unwrap();
+        assert!(out.objects.is_empty());
+    }
+
+    #[test]
+    fn values_name_the_owner_and_the_domain() {
+        let (_tmp, model) = model(ENV, &[("apps/mail", MAIL)]);
+        let values = chart_values(&model, model.component("mail").unwrap());
+        assert_eq!(values["txtOwnerId"], "c1");
+        assert_eq!(values["domainFilters"][0], "example.org");
+        assert_eq!(
+            values["extraArgs"]["webhook-provider-url"],
+            format!("http://localhost:{WEBHOOK_PORT}")
+        );
+    }
+}

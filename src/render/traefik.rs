@@ -17,15 +17,17 @@ use super::object::layer_for;
 use super::{Object, Output};
 use crate::diag::Diagnostic;
 use crate::error::{Error, InputError};
-use crate::model::{Component, Generator, Model};
+use crate::model::{Component, FrameOptions, Generator, Model};
 
 /// API version of the Traefik CRDs; v3.6 schemas (no v3.7-only fields are emitted).
 pub const API_VERSION: &str = "traefik.io/v1alpha1";
 /// Middleware that redirects plain HTTP to HTTPS (prod redirects globally on the `web` entry point
 /// too; this one is for explicit use).
 pub const REDIRECT_HTTPS: &str = "redirect-https";
-/// Middleware with HSTS and the other security headers, on every IngressRoute.
+/// Middleware with HSTS and the other security headers, on every IngressRoute (`frameDeny`).
 pub const SECURITY_HEADERS: &str = "security-headers";
+/// The same headers with `X-Frame-Options: SAMEORIGIN`, for routes with `frames: sameorigin`.
+pub const SECURITY_HEADERS_SAMEORIGIN: &str = "security-headers-sameorigin";
 /// Middleware that sends each request to the ModSecurity + OWASP CRS backend first.
 pub const WAF: &str = "waf";
 /// The annotation external-dns' `traefik-proxy` source reads (IngressRoutes have no status address).
@@ -122,20 +124,14 @@ fn platform_objects(model: &Model, traefik: &Component) -> Vec<Object> {
     let ns = &traefik.namespace;
     let sources = vec![traefik.file.path.clone(), model.env.file.path.clone()];
     let crd_layer = layer_for(API_VERSION, traefik.layer);
+    let mut sameorigin = security_headers();
+    sameorigin["headers"]["customFrameOptionsValue"] = json!("SAMEORIGIN");
     let mut middlewares = vec![
         json!({ "redirectScheme": { "scheme": "https", "permanent": true } }),
-        json!({ "headers": {
-            "stsSeconds": HSTS_SECONDS,
-            "stsIncludeSubdomains": true,
-            "frameDeny": true,
-            "contentTypeNosniff": true,
-            "browserXssFilter": true,
-            "referrerPolicy": "strict-origin-when-cross-origin",
-            // An empty value removes the header: no server tokens.
-            "customResponseHeaders": { "Server": "", "X-Powered-By": "" },
-        }}),
+        security_headers(),
+        sameorigin,
     ];
-    let mut names = vec![REDIRECT_HTTPS, SECURITY_HEADERS];
+    let mut names = vec![REDIRECT_HTTPS, SECURITY_HEADERS, SECURITY_HEADERS_SAMEORIGIN];
     if model.env.spec.features.waf {
         middlewares.push(json!({ "plugin": { WAF_PLUGIN_KEY: {
             "modSecurityUrl": format!("http://{WAF_BACKEND}.{ns}.svc.cluster.local:{WAF_BACKEND_PORT}"),
@@ -163,6 +159,20 @@ fn platform_objects(model: &Model, traefik: &Component) -> Vec<Object> {
         }
     }
     objects
+}
+
+/// HSTS (one year, subdomains), no framing, no MIME sniffing, a referrer policy, no server tokens.
+fn security_headers() -> Value {
+    json!({ "headers": {
+        "stsSeconds": HSTS_SECONDS,
+        "stsIncludeSubdomains": true,
+        "frameDeny": true,
+        "contentTypeNosniff": true,
+        "browserXssFilter": true,
+        "referrerPolicy": "strict-origin-when-cross-origin",
+        // An empty value removes the header: no server tokens.
+        "customResponseHeaders": { "Server": "", "X-Powered-By": "" },
+    }})
 }
 
 fn waf_labels() -> Value {
@@ -279,7 +289,11 @@ fn ingress_route(model: &Model, component: &Component) -> Result<Object, Error> 
         .into());
     };
     let shared = |name: &str| json!({ "name": name, "namespace": traefik.namespace });
-    let mut middlewares = vec![shared(SECURITY_HEADERS)];
+    let headers = match route.frames {
+        FrameOptions::Deny => SECURITY_HEADERS,
+        FrameOptions::Sameorigin => SECURITY_HEADERS_SAMEORIGIN,
+    };
+    let mut middlewares = vec![shared(headers)];
     if model.env.spec.features.waf {
         middlewares.push(shared(WAF));
     }
