@@ -12,6 +12,11 @@ pub struct EnvFile {
     /// Every host is derived from it: `n8n.${root_domain}`.
     pub root_domain: String,
     pub cluster: Cluster,
+    /// Public address of the Traefik load balancer (an IPv4/IPv6 address, or a DNS name): the
+    /// `external-dns.kubernetes.io/target` of every IngressRoute, so external-dns publishes each
+    /// host to it. Unset: hosts are not published (warning `ingress-target-missing`).
+    #[serde(default)]
+    pub ingress_target: Option<String>,
     #[serde(default)]
     pub features: Features,
     #[serde(default)]
@@ -49,6 +54,8 @@ pub enum Provider {
     Local,
 }
 
+/// Platform switches. A component whose `generator` has a switch here (`cert-manager`,
+/// `external-dns`, `velero`) is enabled only when its switch is on; the switch wins over `enabled`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Features {
@@ -224,6 +231,9 @@ pub struct ComponentFile {
     /// Mail DNS records (MX, SPF, DMARC, DKIM) published through external-dns.
     #[serde(default)]
     pub mail_dns: Option<MailDns>,
+    /// ACME account of the `cert-manager` generator (its ClusterIssuers).
+    #[serde(default)]
+    pub acme: Option<Acme>,
     /// Network needs, used by the `network-policies` component.
     #[serde(default)]
     pub network: Option<Network>,
@@ -312,6 +322,49 @@ pub enum Generator {
     Mariadb,
 }
 
+impl Generator {
+    /// Whether the environment's feature switch lets a component of this generator run
+    /// (`true` for generators without a switch).
+    pub fn feature_enabled(self, features: &Features) -> bool {
+        match self {
+            Generator::CertManager => features.cert_manager,
+            Generator::ExternalDns => features.external_dns,
+            // MinIO is Velero's target in a local cluster (seeds: "MinIO + hostPath si enable_velero").
+            Generator::Velero | Generator::Minio => features.velero,
+            Generator::Traefik | Generator::Postgres | Generator::Mariadb => true,
+        }
+    }
+}
+
+/// `acme` of the `cert-manager` component.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acme {
+    /// Let's Encrypt account e-mail (expiry notices), e.g. `postmaster@${root_domain}`.
+    pub email: String,
+    /// The ClusterIssuer every Certificate uses: `letsencrypt-prod` (default) or `letsencrypt-staging`.
+    #[serde(default)]
+    pub issuer: AcmeIssuer,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcmeIssuer {
+    Staging,
+    #[default]
+    Prod,
+}
+
+impl AcmeIssuer {
+    /// The ClusterIssuer name.
+    pub fn cluster_issuer(self) -> &'static str {
+        match self {
+            AcmeIssuer::Staging => "letsencrypt-staging",
+            AcmeIssuer::Prod => "letsencrypt-prod",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -322,6 +375,19 @@ pub struct Route {
     /// Extra Traefik middlewares of the component's namespace.
     #[serde(default)]
     pub middlewares: Vec<String>,
+    /// Who may frame the pages: `deny` (default) or `sameorigin` (apps whose own pages use
+    /// frames, e.g. webmail previews).
+    #[serde(default)]
+    pub frames: FrameOptions,
+}
+
+/// `X-Frame-Options` of a route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameOptions {
+    #[default]
+    Deny,
+    Sameorigin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -376,8 +442,10 @@ fn default_mx_priority() -> u16 {
 #[serde(deny_unknown_fields)]
 pub struct Dkim {
     pub selector: String,
-    /// Base64 public key (the `p=` of the DKIM record).
-    pub public_key: String,
+    /// Base64 public key (the `p=` of the DKIM record). Unset until the mail server has made its
+    /// key pair: no DKIM record then (warning `dkim-key-missing`).
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -149,8 +149,14 @@ fn check_env_overrides(env: &Env, parsed: &[(&ComponentSource, ComponentFile)]) 
 }
 
 /// Enabled unless `envs.<env>.enabled` or the environment's `components.<name>.enabled` says no;
-/// the environment file has the last word.
+/// the environment file has the last word. A generator's feature switch (`features.cert_manager`…)
+/// is authoritative: off, its component is disabled whatever `enabled` says.
 fn enabled(env: &Env, source: &ComponentSource, spec: &ComponentFile) -> bool {
+    if let Some(generator) = spec.generator
+        && !generator.feature_enabled(&env.spec.features)
+    {
+        return false;
+    }
     let from_env = env.spec.components.get(&source.name).and_then(|o| o.enabled);
     let from_component = spec.envs.get(&env.name).and_then(|o| o.enabled);
     from_env.or(from_component).unwrap_or(true)

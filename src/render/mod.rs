@@ -4,6 +4,8 @@
 //! collected in component order, so the object list is the same for any thread count.
 
 pub mod database;
+pub mod cert_manager;
+pub mod external_dns;
 pub mod flux;
 pub mod helm;
 pub mod manifests;
@@ -15,6 +17,7 @@ pub mod postgres;
 pub mod require;
 pub mod secrets;
 pub mod velero;
+pub mod traefik;
 
 use rayon::prelude::*;
 
@@ -59,6 +62,9 @@ const GENERATORS: &[Generator] = &[
     minio::render,
     postgres::render,
     mariadb::render,
+    traefik::render,
+    cert_manager::render,
+    external_dns::render,
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
@@ -90,8 +96,12 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
 /// Chart values that a component's typed generator derives from the environment (hosts, domain,
 /// backup target…); the component's own `values` are merged over them.
 pub fn generated_values(model: &Model, component: &Component) -> serde_json::Value {
+    use crate::model::Generator;
     match component.spec.generator {
-        Some(crate::model::Generator::Velero) => velero::chart_values(model, component),
+        Some(Generator::Traefik) => traefik::chart_values(model, component),
+        Some(Generator::CertManager) => cert_manager::chart_values(model, component),
+        Some(Generator::ExternalDns) => external_dns::chart_values(model, component),
+        Some(Generator::Velero) => velero::chart_values(model, component),
         _ => serde_json::Value::Object(Default::default()),
     }
 }

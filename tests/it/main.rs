@@ -5,6 +5,7 @@ mod support;
 mod cli;
 mod data;
 mod determinism;
+mod edge;
 mod golden;
 mod kustomize;
 mod lint;
