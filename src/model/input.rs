@@ -129,7 +129,6 @@ pub struct Storage {
     pub block_class: Option<String>,
 }
 
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsPolicy {
@@ -221,7 +220,7 @@ pub struct ComponentFile {
     pub secrets: Vec<SecretDecl>,
     /// A Deployment/StatefulSet + Service + PVCs for components without a usable chart.
     #[serde(default)]
-    pub workload: Option<Value>,
+    pub workload: Option<super::workload::Workload>,
     /// Mail DNS records (MX, SPF, DMARC, DKIM) published through external-dns.
     #[serde(default)]
     pub mail_dns: Option<MailDns>,

@@ -9,6 +9,7 @@ pub mod manifests;
 pub mod namespace;
 pub mod object;
 pub mod secrets;
+pub mod workload;
 
 use rayon::prelude::*;
 
@@ -49,6 +50,7 @@ const GENERATORS: &[Generator] = &[
     helm::render,
     manifests::render,
     secrets::render,
+    workload::render,
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
