@@ -91,7 +91,9 @@ fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, Error> {
 
 fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<ComponentFile, Error> {
     check_label(&source.name, &source.file, "").map_err(|e| {
-        e.with_help("component folder names must be DNS labels: lowercase letters, digits and `-`, at most 63")
+        e.with_help(
+            "component folder names must be DNS labels: lowercase letters, digits and `-`, at most 63",
+        )
     })?;
     let spec: ComponentFile = yaml::parse(&source.file.path, &source.file.text)?;
     for env in spec.envs.keys() {
@@ -304,7 +306,9 @@ fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<
                         suggest(dep, all.iter().copied(), "components"),
                     )
                 };
-                return Err(InputError::new(at, Some(&c.file.text), message).with_help(help).into());
+                return Err(InputError::new(at, Some(&c.file.text), message)
+                    .with_help(help)
+                    .into());
             };
             if target.layer > c.layer {
                 return Err(InputError::new(
@@ -315,7 +319,9 @@ fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<
                         c.name, c.layer, target.layer
                     ),
                 )
-                .with_help("layers apply in order infra → infra-configs → data → metrics → apps; move one of them")
+                .with_help(
+                    "layers apply in order infra → infra-configs → data → metrics → apps; move one of them",
+                )
                 .into());
             }
         }

@@ -81,6 +81,7 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
 
 /// Chart values that a component's typed generator derives from the environment (hosts, domain,
 /// backup target…); the component's own `values` are merged over them.
+#[allow(clippy::match_single_binding)] // one arm per typed generator that derives values
 pub fn generated_values(_model: &Model, component: &Component) -> serde_json::Value {
     match component.spec.generator {
         _ => serde_json::Value::Object(Default::default()),

@@ -1,0 +1,132 @@
+//! Helpers shared by the integration tests: fixture copies, the binary, trees as text, and the
+//! location of `../shared` (or `HYDRATE_SHARED`), whose tests skip with a printed reason when absent.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use hydrate::Tree;
+
+/// The repository root (the crate's manifest folder).
+pub fn repo_root() -> Utf8PathBuf {
+    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/cases/<name>`.
+pub fn case(name: &str) -> Utf8PathBuf {
+    repo_root().join("tests/cases").join(name)
+}
+
+/// A temporary copy of `tests/cases/<name>` (without any `out/` left by hand).
+pub fn copy_case(name: &str) -> (tempfile::TempDir, Utf8PathBuf) {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let dst = Utf8PathBuf::from_path_buf(tmp.path().join("repo")).expect("UTF-8 temp path");
+    copy_dir(case(name).as_std_path(), dst.as_std_path(), &["out"]);
+    (tmp, dst)
+}
+
+/// Copies `src` into `dst` recursively, skipping top-level entries named in `skip`.
+pub fn copy_dir(src: &Path, dst: &Path, skip: &[&str]) {
+    for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
+        let entry = entry.expect("readable fixture");
+        let rel = entry.path().strip_prefix(src).expect("inside src");
+        if rel
+            .components()
+            .next()
+            .is_some_and(|c| skip.iter().any(|s| c.as_os_str() == *s))
+        {
+            continue;
+        }
+        let target = dst.join(rel);
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&target).expect("create dir");
+        } else {
+            fs_err::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// Runs the `hydrate` binary in `dir` with a clean environment.
+pub fn hydrate(dir: &Utf8Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hydrate"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("hydrate runs")
+}
+
+/// stdout, stderr and the exit code in one text, for snapshots.
+pub fn transcript(out: &Output) -> String {
+    format!(
+        "------- stdout -------\n{}------- stderr -------\n{}[exit status: {}]\n",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code().map_or("signal".to_string(), |c| c.to_string())
+    )
+}
+
+/// Every file under `dir`, relative path → bytes.
+pub fn read_tree(dir: &Utf8Path) -> Tree {
+    let mut tree = Tree::new();
+    if !dir.exists() {
+        return tree;
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.expect("readable tree");
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(dir).expect("inside dir");
+            let rel = Utf8PathBuf::from_path_buf(rel.to_path_buf()).expect("UTF-8 path");
+            tree.insert(rel, fs_err::read(entry.path()).expect("readable file"));
+        }
+    }
+    tree
+}
+
+/// A whole tree as one text: `=== path` then the file, for golden snapshots.
+pub fn tree_text(tree: &Tree) -> String {
+    tree.iter()
+        .map(|(p, b)| format!("=== {p}\n{}", String::from_utf8_lossy(b)))
+        .collect()
+}
+
+/// Compiles `env` of the repository at `root`, panicking with the rendered error.
+pub fn compile(root: &Utf8Path, env: &str) -> hydrate::Compiled {
+    hydrate::compile_env(root, env).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+}
+
+/// `../shared` (or `$HYDRATE_SHARED`), if present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("HYDRATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().as_std_path().join("../shared"));
+    dir.is_dir().then_some(dir)
+}
+
+/// `kubectl` on PATH, if any.
+pub fn kubectl() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|p| p.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+/// Writes `tree` under `dir` (for tools that read files).
+pub fn write_tree(tree: &Tree, dir: &Utf8Path) {
+    for (rel, bytes) in tree {
+        let path = dir.join(rel);
+        fs_err::create_dir_all(path.parent().expect("has a parent")).expect("create dir");
+        fs_err::write(&path, bytes).expect("write file");
+    }
+}
+
+/// The environments of the repository at `root`.
+pub fn env_names(root: &Utf8Path) -> Vec<String> {
+    hydrate::load::load(root)
+        .expect("the repository loads")
+        .env_names()
+}
