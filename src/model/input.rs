@@ -227,7 +227,7 @@ pub struct ComponentFile {
     pub secrets: Vec<SecretDecl>,
     /// A Deployment/StatefulSet + Service + PVCs for components without a usable chart.
     #[serde(default)]
-    pub workload: Option<Value>,
+    pub workload: Option<super::workload::Workload>,
     /// Mail DNS records (MX, SPF, DMARC, DKIM) published through external-dns.
     #[serde(default)]
     pub mail_dns: Option<MailDns>,

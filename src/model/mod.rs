@@ -5,6 +5,7 @@ pub mod input;
 pub mod interpolate;
 pub mod merge;
 pub mod resolve;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 pub use input::*;
 pub use resolve::resolve;
+pub use workload::Workload;
 
 use crate::error::Location;
 use crate::load::{Origin, SourceFile};

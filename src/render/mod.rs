@@ -18,6 +18,7 @@ pub mod require;
 pub mod secrets;
 pub mod velero;
 pub mod traefik;
+pub mod workload;
 
 use rayon::prelude::*;
 
@@ -65,6 +66,7 @@ const GENERATORS: &[Generator] = &[
     traefik::render,
     cert_manager::render,
     external_dns::render,
+    workload::render,
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.

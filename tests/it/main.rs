@@ -2,6 +2,7 @@
 
 mod support;
 
+mod apps;
 mod cli;
 mod data;
 mod determinism;

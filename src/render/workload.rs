@@ -1,0 +1,1239 @@
+//! The `workload:` generator: a component's typed [`Workload`] becomes a Deployment or a
+//! StatefulSet, a ClusterIP Service named after the component, and a PersistentVolumeClaim per
+//! sized volume (a `volumeClaimTemplates` entry for a StatefulSet).
+//!
+//! Render stage: pure, no disk. Every check that needs more than the workload itself (declared
+//! secrets and their keys, the component's `route`, the environment's storage class) is here,
+//! with errors at the `file:line:column` of the offending key.
+
+use std::collections::BTreeSet;
+
+use camino::Utf8PathBuf;
+use serde_json::{Map, Value, json};
+
+use super::{Object, Output};
+use crate::error::{Error, InputError};
+use crate::model::workload::{EnvValue, PortRef, Probe, Volume, Workload, WorkloadKind};
+use crate::model::{Component, Model, SecretDecl};
+
+/// Renders the component's workload, if it has one.
+pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+    let Some(workload) = &component.spec.workload else {
+        return Ok(Output::default());
+    };
+    check(model, component, workload)?;
+    Ok(Output::objects(objects(model, component, workload)))
+}
+
+/// The objects of a checked workload, in a fixed order: claims, Service, workload.
+fn objects(model: &Model, component: &Component, w: &Workload) -> Vec<Object> {
+    let own = vec![component.file.path.clone()];
+    let uses_env_class = w
+        .volumes
+        .iter()
+        .any(|v| v.size.is_some() && v.storage_class.is_none() && block_class(model).is_some());
+    let with_env: Vec<Utf8PathBuf> = if uses_env_class {
+        vec![component.file.path.clone(), model.env.file.path.clone()]
+    } else {
+        own.clone()
+    };
+    let new = |sources: &Vec<Utf8PathBuf>, value: Value| {
+        Object::new(component.layer, &component.name, sources.clone(), value)
+    };
+    let mut out = Vec::new();
+    if w.kind == WorkloadKind::Deployment {
+        for volume in w.volumes.iter().filter(|v| v.size.is_some()) {
+            out.push(new(&with_env, claim(model, component, w, volume)));
+        }
+    }
+    if has_service(w) {
+        out.push(new(&own, service(component, w)));
+    }
+    let controller = match w.kind {
+        WorkloadKind::Deployment => deployment(component, w),
+        WorkloadKind::StatefulSet => stateful_set(model, component, w),
+    };
+    let sources = if w.kind == WorkloadKind::StatefulSet {
+        &with_env
+    } else {
+        &own
+    };
+    out.push(new(sources, controller));
+    out
+}
+
+/// `service:` or, when unset, whether there are ports to expose.
+fn has_service(w: &Workload) -> bool {
+    w.service.unwrap_or(!w.ports.is_empty())
+}
+
+fn block_class(model: &Model) -> Option<&str> {
+    model.env.spec.storage.block_class.as_deref()
+}
+
+/// Labels of every object; the selector uses `app.kubernetes.io/name` only, so it never changes.
+fn labels(component: &Component, w: &Workload) -> Value {
+    json!({
+        "app.kubernetes.io/name": component.name,
+        "app.kubernetes.io/part-of": w.part_of.as_deref().unwrap_or(&component.name),
+        "app.kubernetes.io/managed-by": "hydrate",
+    })
+}
+
+fn selector(component: &Component) -> Value {
+    json!({ "app.kubernetes.io/name": component.name })
+}
+
+fn metadata(name: &str, component: &Component, w: &Workload) -> Value {
+    json!({ "name": name, "namespace": component.namespace, "labels": labels(component, w) })
+}
+
+/// `<component>-<volume>`: the claim of a Deployment's sized volume.
+pub fn claim_name(component: &str, volume: &str) -> String {
+    format!("{component}-{volume}")
+}
+
+fn claim_spec(model: &Model, volume: &Volume) -> Value {
+    let mut spec = Map::new();
+    let mode = volume.access_mode.unwrap_or_default();
+    spec.insert("accessModes".into(), json!([mode.as_str()]));
+    if let Some(class) = volume.storage_class.as_deref().or(block_class(model)) {
+        spec.insert("storageClassName".into(), json!(class));
+    }
+    let size = volume.size.as_ref().map(|q| q.as_str()).unwrap_or_default();
+    spec.insert("resources".into(), json!({ "requests": { "storage": size } }));
+    Value::Object(spec)
+}
+
+fn claim(model: &Model, component: &Component, w: &Workload, volume: &Volume) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata(&claim_name(&component.name, &volume.name), component, w),
+        "spec": claim_spec(model, volume),
+    })
+}
+
+fn service(component: &Component, w: &Workload) -> Value {
+    let ports: Vec<Value> = w
+        .ports
+        .iter()
+        .map(|p| json!({ "name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol.as_str() }))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(&component.name, component, w),
+        "spec": { "type": "ClusterIP", "selector": selector(component), "ports": ports },
+    })
+}
+
+fn deployment(component: &Component, w: &Workload) -> Value {
+    let mut spec = Map::new();
+    spec.insert("replicas".into(), json!(w.replicas));
+    spec.insert("selector".into(), json!({ "matchLabels": selector(component) }));
+    if needs_recreate(w) {
+        spec.insert("strategy".into(), json!({ "type": "Recreate" }));
+    }
+    spec.insert("template".into(), pod_template(component, w));
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(&component.name, component, w),
+        "spec": spec,
+    })
+}
+
+/// A Deployment that mounts a single-node claim must stop the old pod before starting the new
+/// one, or the new pod waits forever for the volume.
+fn needs_recreate(w: &Workload) -> bool {
+    w.kind == WorkloadKind::Deployment
+        && w.volumes
+            .iter()
+            .any(|v| v.size.is_some() && v.access_mode.unwrap_or_default().single_node())
+}
+
+fn stateful_set(model: &Model, component: &Component, w: &Workload) -> Value {
+    let mut spec = Map::new();
+    spec.insert("replicas".into(), json!(w.replicas));
+    if has_service(w) {
+        spec.insert("serviceName".into(), json!(component.name));
+    }
+    spec.insert("selector".into(), json!({ "matchLabels": selector(component) }));
+    spec.insert("template".into(), pod_template(component, w));
+    let templates: Vec<Value> = w
+        .volumes
+        .iter()
+        .filter(|v| v.size.is_some())
+        .map(|v| {
+            json!({
+                "metadata": { "name": v.name, "labels": labels(component, w) },
+                "spec": claim_spec(model, v),
+            })
+        })
+        .collect();
+    if !templates.is_empty() {
+        spec.insert("volumeClaimTemplates".into(), Value::Array(templates));
+    }
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(&component.name, component, w),
+        "spec": spec,
+    })
+}
+
+fn pod_template(component: &Component, w: &Workload) -> Value {
+    let mut pod = Map::new();
+    // No API access and no `<SERVICE>_PORT` variables, which clash with apps that read
+    // `<APP>_*` settings (`VINCE_PORT`, `N8N_PORT`).
+    pod.insert("automountServiceAccountToken".into(), json!(false));
+    pod.insert("enableServiceLinks".into(), json!(false));
+    pod.insert("securityContext".into(), pod_security(w));
+    pod.insert("containers".into(), json!([container(component, w)]));
+    let volumes: Vec<Value> = w
+        .volumes
+        .iter()
+        .filter_map(|v| pod_volume(component, w, v))
+        .collect();
+    if !volumes.is_empty() {
+        pod.insert("volumes".into(), Value::Array(volumes));
+    }
+    json!({ "metadata": { "labels": labels(component, w) }, "spec": pod })
+}
+
+fn pod_security(w: &Workload) -> Value {
+    let mut sc = Map::new();
+    if let Some(s) = &w.security {
+        if s.run_as_non_root {
+            sc.insert("runAsNonRoot".into(), json!(true));
+        }
+        if let Some(uid) = s.run_as_user {
+            sc.insert("runAsUser".into(), json!(uid));
+        }
+        if let Some(gid) = s.run_as_group {
+            sc.insert("runAsGroup".into(), json!(gid));
+        }
+        if let Some(fs) = s.fs_group {
+            sc.insert("fsGroup".into(), json!(fs));
+        }
+    }
+    sc.insert("seccompProfile".into(), json!({ "type": "RuntimeDefault" }));
+    Value::Object(sc)
+}
+
+/// The pod volume of `v`; none for a StatefulSet's claim (its template provides it).
+fn pod_volume(component: &Component, w: &Workload, v: &Volume) -> Option<Value> {
+    if v.size.is_some() {
+        return (w.kind == WorkloadKind::Deployment).then(|| {
+            json!({ "name": v.name, "persistentVolumeClaim": { "claimName": claim_name(&component.name, &v.name) } })
+        });
+    }
+    if let Some(secret) = &v.secret {
+        return Some(json!({ "name": v.name, "secret": { "secretName": secret } }));
+    }
+    Some(json!({ "name": v.name, "emptyDir": {} }))
+}
+
+fn container(component: &Component, w: &Workload) -> Value {
+    let mut c = Map::new();
+    c.insert("name".into(), json!(component.name));
+    c.insert("image".into(), json!(w.image));
+    c.insert("imagePullPolicy".into(), json!("IfNotPresent"));
+    if !w.command.is_empty() {
+        c.insert("command".into(), json!(w.command));
+    }
+    if !w.args.is_empty() {
+        c.insert("args".into(), json!(w.args));
+    }
+    if !w.ports.is_empty() {
+        let ports: Vec<Value> = w
+            .ports
+            .iter()
+            .map(|p| json!({ "name": p.name, "containerPort": p.port, "protocol": p.protocol.as_str() }))
+            .collect();
+        c.insert("ports".into(), Value::Array(ports));
+    }
+    if !w.env.is_empty() {
+        let env: Vec<Value> = w.env.iter().map(|(name, v)| env_var(name, v)).collect();
+        c.insert("env".into(), Value::Array(env));
+    }
+    if let Some(resources) = resources(w) {
+        c.insert("resources".into(), resources);
+    }
+    if !w.volumes.is_empty() {
+        let mounts: Vec<Value> = w.volumes.iter().map(mount).collect();
+        c.insert("volumeMounts".into(), Value::Array(mounts));
+    }
+    for (key, probe) in [
+        ("livenessProbe", &w.probes.liveness),
+        ("readinessProbe", &w.probes.readiness),
+        ("startupProbe", &w.probes.startup),
+    ] {
+        if let Some(p) = probe {
+            c.insert(key.into(), probe_value(p, w));
+        }
+    }
+    if let Some(sc) = container_security(w) {
+        c.insert("securityContext".into(), sc);
+    }
+    Value::Object(c)
+}
+
+fn env_var(name: &str, value: &EnvValue) -> Value {
+    match value {
+        EnvValue::Plain(v) => json!({ "name": name, "value": v }),
+        EnvValue::Secret { secret, key } => {
+            json!({ "name": name, "valueFrom": { "secretKeyRef": { "name": secret, "key": key } } })
+        }
+        EnvValue::ConfigMap { config_map, key } => {
+            json!({ "name": name, "valueFrom": { "configMapKeyRef": { "name": config_map, "key": key } } })
+        }
+        EnvValue::Field { field } => {
+            json!({ "name": name, "valueFrom": { "fieldRef": { "fieldPath": field } } })
+        }
+    }
+}
+
+fn resources(w: &Workload) -> Option<Value> {
+    let r = w.resources.as_ref()?;
+    let mut out = Map::new();
+    for (key, list) in [("limits", &r.limits), ("requests", &r.requests)] {
+        let Some(list) = list else { continue };
+        let mut m = Map::new();
+        if let Some(cpu) = &list.cpu {
+            m.insert("cpu".into(), json!(cpu.as_str()));
+        }
+        if let Some(memory) = &list.memory {
+            m.insert("memory".into(), json!(memory.as_str()));
+        }
+        if !m.is_empty() {
+            out.insert(key.into(), Value::Object(m));
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+fn mount(v: &Volume) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(v.name));
+    m.insert("mountPath".into(), json!(v.mount_path));
+    if let Some(sub) = &v.sub_path {
+        m.insert("subPath".into(), json!(sub));
+    }
+    if v.read_only || v.secret.is_some() {
+        m.insert("readOnly".into(), json!(true));
+    }
+    Value::Object(m)
+}
+
+fn probe_value(p: &Probe, w: &Workload) -> Value {
+    let mut m = Map::new();
+    if let Some(http) = &p.http {
+        m.insert(
+            "httpGet".into(),
+            json!({ "path": http.path, "port": port_value(http.port.as_ref(), w) }),
+        );
+    } else if let Some(tcp) = &p.tcp {
+        m.insert(
+            "tcpSocket".into(),
+            json!({ "port": port_value(tcp.port.as_ref(), w) }),
+        );
+    } else if let Some(command) = &p.exec {
+        m.insert("exec".into(), json!({ "command": command }));
+    }
+    for (key, v) in [
+        ("initialDelaySeconds", p.initial_delay_seconds),
+        ("periodSeconds", p.period_seconds),
+        ("timeoutSeconds", p.timeout_seconds),
+        ("failureThreshold", p.failure_threshold),
+    ] {
+        if let Some(v) = v {
+            m.insert(key.into(), json!(v));
+        }
+    }
+    Value::Object(m)
+}
+
+/// A probe's port: as written, or the name of the first port.
+fn port_value(port: Option<&PortRef>, w: &Workload) -> Value {
+    match port {
+        Some(PortRef::Number(n)) => json!(n),
+        Some(PortRef::Name(name)) => json!(name),
+        None => json!(w.ports.first().map(|p| p.name.as_str()).unwrap_or_default()),
+    }
+}
+
+fn container_security(w: &Workload) -> Option<Value> {
+    let s = w.security.as_ref()?;
+    let mut sc = Map::new();
+    if s.run_as_non_root {
+        sc.insert("allowPrivilegeEscalation".into(), json!(false));
+        sc.insert("capabilities".into(), json!({ "drop": ["ALL"] }));
+    }
+    if s.read_only_root_filesystem {
+        sc.insert("readOnlyRootFilesystem".into(), json!(true));
+    }
+    (!sc.is_empty()).then_some(Value::Object(sc))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/// Every problem of the workload, each at its `file:line:column`.
+fn check(model: &Model, component: &Component, w: &Workload) -> Result<(), Error> {
+    let mut problems: Vec<(String, String, String)> = Vec::new(); // (yaml path, message, help)
+    let mut add = |path: String, message: String, help: String| problems.push((path, message, help));
+
+    if let Some((message, help)) = image_problem(&w.image) {
+        add("workload.image".into(), message, help);
+    }
+    if let Some(part_of) = &w.part_of
+        && !is_label_value(part_of)
+    {
+        add(
+            "workload.part_of".into(),
+            format!("`{part_of}` is not a valid label value"),
+            "use at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit"
+                .into(),
+        );
+    }
+    check_ports(w, &mut add);
+    check_env(model, component, w, &mut add);
+    check_volumes(model, component, w, &mut add);
+    check_probes(w, &mut add);
+    check_resources(w, &mut add);
+    check_security(w, &mut add);
+    if w.service == Some(true) && w.ports.is_empty() {
+        add(
+            "workload.service".into(),
+            "a Service needs at least one port".into(),
+            "add `ports: [{name: http, port: 8080}]`, or remove `service: true`".into(),
+        );
+    }
+    if w.kind == WorkloadKind::Deployment && w.replicas > 1 && needs_recreate(w) {
+        add(
+            "workload.replicas".into(),
+            format!(
+                "{} replicas of a Deployment cannot share a `ReadWriteOnce` volume",
+                w.replicas
+            ),
+            "use `kind: StatefulSet` (one claim per replica), `access_mode: ReadWriteMany`, or `replicas: 1`"
+                .into(),
+        );
+    }
+    check_route(component, w, &mut add);
+
+    let errors: Vec<Error> = problems
+        .into_iter()
+        .map(|(path, message, help)| {
+            InputError::new(component.file.locate(&path), Some(&component.file.text), message)
+                .with_help(help)
+                .into()
+        })
+        .collect();
+    match Error::collect(errors) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+type Add<'a> = dyn FnMut(String, String, String) + 'a;
+
+/// Why `image` is not a pinned reference (`name:tag` or `name@sha256:…`), if it is not.
+pub fn image_problem(image: &str) -> Option<(String, String)> {
+    let pin_help = format!("pin a version, e.g. `{image}:1.2.3` (or `@sha256:<digest>`)");
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some((format!("`{image}` is not an image reference"), pin_help));
+    }
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Some((
+                format!("`{digest}` is not a digest"),
+                "write `@sha256:` and the 64 lowercase hex digits of the image digest".into(),
+            ));
+        }
+    }
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let (repo_last, tag) = match last.split_once(':') {
+        Some((repo, tag)) => (repo, Some(tag)),
+        None => (last, None),
+    };
+    let path = &name[..name.len() - last.len()];
+    let path_without_host = match path.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+        _ => path,
+    };
+    if format!("{path_without_host}{repo_last}")
+        .chars()
+        .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)))
+        || repo_last.is_empty()
+    {
+        return Some((
+            format!("`{image}` is not a valid image name"),
+            "repository names use lowercase letters, digits, `.`, `_`, `-` and `/`".into(),
+        ));
+    }
+    match tag {
+        None if digest.is_none() => Some((format!("image `{image}` has no tag"), pin_help)),
+        Some("latest") => Some((
+            format!("image `{image}` uses the moving tag `latest`"),
+            format!(
+                "pin a version, e.g. `{}:1.2.3`",
+                &name[..name.len() - ":latest".len()]
+            ),
+        )),
+        Some(t)
+            if t.is_empty()
+                || t.len() > 128
+                || t.starts_with(['.', '-'])
+                || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+        {
+            Some((
+                format!("`{t}` is not a valid image tag"),
+                "tags use letters, digits, `.`, `_` and `-` (at most 128, not starting with `.` or `-`)"
+                    .into(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn check_ports(w: &Workload, add: &mut Add) {
+    let mut names = BTreeSet::new();
+    let mut numbers = BTreeSet::new();
+    for (i, p) in w.ports.iter().enumerate() {
+        if !is_port_name(&p.name) {
+            add(
+                format!("workload.ports[{i}].name"),
+                format!("`{}` is not a valid port name", p.name),
+                "use at most 15 lowercase letters, digits and `-`, with at least one letter (`http`, `redis`)"
+                    .into(),
+            );
+        } else if !names.insert(p.name.as_str()) {
+            add(
+                format!("workload.ports[{i}].name"),
+                format!("port name `{}` is used twice", p.name),
+                "give every port its own name".into(),
+            );
+        }
+        if p.port == 0 {
+            add(
+                format!("workload.ports[{i}].port"),
+                "port 0 is not a port".into(),
+                "use a number from 1 to 65535".into(),
+            );
+        } else if !numbers.insert((p.port, p.protocol.as_str())) {
+            add(
+                format!("workload.ports[{i}].port"),
+                format!("port {} is listed twice", p.port),
+                "list every port once".into(),
+            );
+        }
+    }
+}
+
+/// An IANA service name, as Kubernetes wants for port names.
+fn is_port_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.bytes().any(|b| b.is_ascii_lowercase())
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+fn is_label_value(value: &str) -> bool {
+    value.len() <= 63
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && value.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+        && value.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
+}
+
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn check_env(model: &Model, component: &Component, w: &Workload, add: &mut Add) {
+    for (name, value) in &w.env {
+        let path = format!("workload.env.{name}");
+        let valid_name = name.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        if !valid_name {
+            add(
+                path.clone(),
+                format!("`{name}` is not a valid environment variable name"),
+                "use letters, digits, `_`, `-` and `.`, not starting with a digit".into(),
+            );
+        }
+        if let EnvValue::Secret { secret, key } = value
+            && let Some((message, help)) = secret_problem(model, component, secret, Some(key))
+        {
+            add(path, message, help);
+        }
+    }
+}
+
+/// Secrets declared by the enabled components of `component`'s namespace.
+fn namespace_secrets<'a>(model: &'a Model, component: &'a Component) -> Vec<&'a SecretDecl> {
+    model
+        .components
+        .iter()
+        .filter(|c| c.namespace == component.namespace)
+        .flat_map(|c| c.spec.secrets.iter())
+        .collect()
+}
+
+/// Why a reference to Secret `name` (and `key`) is wrong: the Secret must be declared under
+/// `secrets:` by a component of the same namespace, with that key.
+fn secret_problem(
+    model: &Model,
+    component: &Component,
+    name: &str,
+    key: Option<&str>,
+) -> Option<(String, String)> {
+    let declared = namespace_secrets(model, component);
+    let Some(decl) = declared.iter().find(|d| d.name == name) else {
+        let known: Vec<String> = declared.iter().map(|d| format!("`{}`", d.name)).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        return Some((
+            format!(
+                "no Secret `{name}` is declared in namespace `{}`",
+                component.namespace
+            ),
+            format!(
+                "declare it under `secrets:` (`- {{name: {name}, keys: [...]}}`) so hydrate copies \
+                 `secrets/<env>/{}/{name}.sops.yaml`; declared: {known}",
+                component.name
+            ),
+        ));
+    };
+    let key = key?;
+    if decl.keys.iter().any(|k| k == key) {
+        return None;
+    }
+    Some((
+        format!("Secret `{name}` has no key `{key}`"),
+        format!(
+            "its declared keys are {}; add `{key}` to its `keys` or use one of them",
+            decl.keys
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
+fn check_volumes(model: &Model, component: &Component, w: &Workload, add: &mut Add) {
+    let mut names = BTreeSet::new();
+    let mut paths = BTreeSet::new();
+    for (i, v) in w.volumes.iter().enumerate() {
+        let at = |key: &str| format!("workload.volumes[{i}].{key}");
+        if !is_dns_label(&v.name) {
+            add(
+                at("name"),
+                format!("`{}` is not a valid volume name", v.name),
+                "use lowercase letters, digits and `-` (a DNS label)".into(),
+            );
+        } else if !names.insert(v.name.as_str()) {
+            add(
+                at("name"),
+                format!("volume `{}` is listed twice", v.name),
+                "rename one".into(),
+            );
+        } else if v.size.is_some()
+            && w.kind == WorkloadKind::Deployment
+            && claim_name(&component.name, &v.name).len() > 63
+        {
+            add(
+                at("name"),
+                format!(
+                    "claim name `{}` is longer than 63",
+                    claim_name(&component.name, &v.name)
+                ),
+                "use a shorter volume name".into(),
+            );
+        }
+        if !v.mount_path.starts_with('/') {
+            add(
+                at("mount_path"),
+                format!("`{}` is not an absolute path", v.mount_path),
+                "write the path inside the container, starting with `/`".into(),
+            );
+        } else if !paths.insert((v.mount_path.trim_end_matches('/'), v.sub_path.as_deref())) {
+            add(
+                at("mount_path"),
+                format!("two volumes are mounted at `{}`", v.mount_path),
+                "mount every volume at its own path".into(),
+            );
+        }
+        let sources =
+            usize::from(v.size.is_some()) + usize::from(v.empty_dir) + usize::from(v.secret.is_some());
+        if sources != 1 {
+            add(
+                format!("workload.volumes[{i}]"),
+                format!(
+                    "volume `{}` needs exactly one of `size`, `empty_dir: true`, `secret`",
+                    v.name
+                ),
+                "`size: 10Gi` makes a PersistentVolumeClaim, `empty_dir: true` a scratch directory, \
+                 `secret: NAME` mounts a declared Secret"
+                    .into(),
+            );
+        }
+        if v.size.is_none() && (v.storage_class.is_some() || v.access_mode.is_some()) {
+            let key = if v.storage_class.is_some() {
+                "storage_class"
+            } else {
+                "access_mode"
+            };
+            add(
+                at(key),
+                format!("`{key}` applies to a claim only"),
+                "add `size` to make the volume a PersistentVolumeClaim, or remove it".into(),
+            );
+        }
+        if let Some(size) = &v.size
+            && !is_quantity(size.as_str())
+        {
+            add(
+                at("size"),
+                format!("`{}` is not a storage size", size.as_str()),
+                "write a quantity such as `10Gi` or `500Mi`".into(),
+            );
+        }
+        if let Some(class) = &v.storage_class
+            && !is_dns_subdomain(class)
+        {
+            add(
+                at("storage_class"),
+                format!("`{class}` is not a StorageClass name"),
+                "use a lowercase DNS name such as `do-block-storage`".into(),
+            );
+        }
+        if let Some(secret) = &v.secret
+            && let Some((message, help)) = secret_problem(model, component, secret, None)
+        {
+            add(at("secret"), message, help);
+        }
+    }
+}
+
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+/// A Kubernetes quantity: a decimal number and an optional suffix (`Ki`…`Ei`, `m`, `k`…`E`, `e3`).
+pub fn is_quantity(text: &str) -> bool {
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(number_end);
+    let number_ok = !number.is_empty()
+        && number.matches('.').count() <= 1
+        && number.bytes().any(|b| b.is_ascii_digit())
+        && !number.ends_with('.');
+    let suffix_ok = matches!(
+        suffix,
+        "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+    ) || suffix.strip_prefix(['e', 'E']).is_some_and(|exp| {
+        let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+        !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit())
+    });
+    number_ok && suffix_ok
+}
+
+fn check_probes(w: &Workload, add: &mut Add) {
+    for (kind, probe) in [
+        ("readiness", &w.probes.readiness),
+        ("liveness", &w.probes.liveness),
+        ("startup", &w.probes.startup),
+    ] {
+        let Some(p) = probe else { continue };
+        let path = format!("workload.probes.{kind}");
+        let handlers =
+            usize::from(p.http.is_some()) + usize::from(p.tcp.is_some()) + usize::from(p.exec.is_some());
+        if handlers != 1 {
+            add(
+                path.clone(),
+                format!("the {kind} probe needs exactly one of `http`, `tcp`, `exec`"),
+                "e.g. `{http: {path: /healthz}}`, `{tcp: {port: http}}` or `{exec: [cmd, arg]}`".into(),
+            );
+            continue;
+        }
+        let port = match (&p.http, &p.tcp) {
+            (Some(h), _) => {
+                if !h.path.starts_with('/') {
+                    add(
+                        format!("{path}.http.path"),
+                        format!("`{}` is not an absolute URL path", h.path),
+                        "start it with `/`".into(),
+                    );
+                }
+                Some((format!("{path}.http"), h.port.as_ref()))
+            }
+            (None, Some(t)) => Some((format!("{path}.tcp"), t.port.as_ref())),
+            _ => None,
+        };
+        if let Some((at, port)) = port {
+            match port {
+                None if w.ports.is_empty() => add(
+                    at,
+                    format!("the {kind} probe has no port and the workload has no `ports`"),
+                    "give the probe a `port`, or declare the container's `ports`".into(),
+                ),
+                Some(PortRef::Name(name)) if !w.ports.iter().any(|p| &p.name == name) => add(
+                    format!("{at}.port"),
+                    format!("no port named `{name}`"),
+                    format!("known ports: {}", port_list(w)),
+                ),
+                _ => {}
+            }
+        }
+        if p.exec.as_ref().is_some_and(Vec::is_empty) {
+            add(
+                format!("{path}.exec"),
+                "an `exec` probe needs a command".into(),
+                "e.g. `exec: [pg_isready, -U, postgres]`".into(),
+            );
+        }
+    }
+}
+
+fn port_list(w: &Workload) -> String {
+    if w.ports.is_empty() {
+        return "none".into();
+    }
+    w.ports
+        .iter()
+        .map(|p| format!("`{}` ({})", p.name, p.port))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_resources(w: &Workload, add: &mut Add) {
+    let Some(r) = &w.resources else { return };
+    for (key, list) in [("requests", &r.requests), ("limits", &r.limits)] {
+        let Some(list) = list else { continue };
+        for (name, q) in [("cpu", &list.cpu), ("memory", &list.memory)] {
+            if let Some(q) = q
+                && !is_quantity(q.as_str())
+            {
+                add(
+                    format!("workload.resources.{key}.{name}"),
+                    format!("`{}` is not a quantity", q.as_str()),
+                    "write e.g. `250m` or `1` for cpu, `256Mi` or `1Gi` for memory".into(),
+                );
+            }
+        }
+    }
+}
+
+fn check_security(w: &Workload, add: &mut Add) {
+    let Some(s) = &w.security else { return };
+    if s.run_as_non_root && s.run_as_user == Some(0) {
+        add(
+            "workload.security.run_as_user".into(),
+            "`run_as_user: 0` is root, but `run_as_non_root` is set".into(),
+            "use the image's non-root uid (e.g. `1000`) or drop `run_as_non_root`".into(),
+        );
+    }
+}
+
+/// The component's `route` must reach the workload's Service: named after the component, on one
+/// of its ports.
+fn check_route(component: &Component, w: &Workload, add: &mut Add) {
+    let Some(route) = &component.spec.route else {
+        return;
+    };
+    if route.service == component.name {
+        if !has_service(w) {
+            add(
+                "route.service".into(),
+                format!(
+                    "`route.service` is `{}`, but the workload has no Service",
+                    route.service
+                ),
+                "give the workload `ports` (its Service is named after the component)".into(),
+            );
+        } else if !w.ports.iter().any(|p| p.port == route.port) {
+            add(
+                "route.port".into(),
+                format!("Service `{}` has no port {}", route.service, route.port),
+                format!("its ports: {}", port_list(w)),
+            );
+        }
+    } else if component.chart.is_none() && component.spec.manifests.is_empty() {
+        add(
+            "route.service".into(),
+            format!("no Service `{}` in this component", route.service),
+            format!(
+                "the workload's Service is named after the component: write `service: {}`",
+                component.name
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::load::{ComponentSource, Inputs, Origin, SourceFile};
+
+    const ENV: &str = "root_domain: example.test\ncluster: {provider: local}\nstorage: {block_class: standard}\n\
+                       secrets: {missing: warn}\n";
+
+    /// Inputs held in memory: `environments/dev.yaml` (`env` text) and `apps/<name>/component.yaml`.
+    fn inputs(env: &str, components: &[(&str, &str)]) -> Inputs {
+        Inputs {
+            root: "repo".into(),
+            envs: BTreeMap::from([(
+                "dev".to_string(),
+                SourceFile::new("environments/dev.yaml".into(), env.to_string()),
+            )]),
+            components: components
+                .iter()
+                .map(|(name, text)| ComponentSource {
+                    name: name.to_string(),
+                    origin: Origin::Apps,
+                    dir: format!("apps/{name}").into(),
+                    file: SourceFile::new(format!("apps/{name}/component.yaml").into(), text.to_string()),
+                    files: BTreeMap::new(),
+                })
+                .collect(),
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    /// The objects the workload generator renders for component `x`, by `Kind/name`.
+    fn render_x(env: &str, components: &[(&str, &str)]) -> Result<BTreeMap<String, Value>, Error> {
+        let model = crate::model::resolve(&inputs(env, components), "dev")?;
+        let x = model.component("x").expect("component x is enabled");
+        let out = render(&model, x)?;
+        Ok(out
+            .objects
+            .into_iter()
+            .map(|o| (format!("{}/{}", o.kind(), o.name()), o.value))
+            .collect())
+    }
+
+    /// Every message of an error, each as `file:line:column: message`.
+    fn messages(err: &Error) -> Vec<String> {
+        match err {
+            Error::Many(errors) => errors.iter().flat_map(messages).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+
+    fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
+        v.pointer(pointer)
+            .unwrap_or_else(|| panic!("no `{pointer}` in {v:#}"))
+    }
+
+    #[test]
+    fn renders_the_right_objects_and_fields() {
+        type Check = fn(&BTreeMap<String, Value>);
+        let cases: Vec<(&str, &str, Vec<&str>, Check)> = vec![
+            (
+                "deployment with a claim: Recreate, claim on the env's block class, Service by name",
+                "route: {service: x, port: 80}\nworkload:\n  image: nginx:1.29.3\n  ports: [{name: http, port: 80}]\n  \
+                 volumes: [{name: data, mount_path: /data, size: 2Gi}]\n  probes: {readiness: {http: {path: /}}}\n",
+                vec!["Deployment/x", "PersistentVolumeClaim/x-data", "Service/x"],
+                |o| {
+                    let d = &o["Deployment/x"];
+                    assert_eq!(at(d, "/spec/strategy/type"), "Recreate");
+                    assert_eq!(
+                        at(d, "/spec/selector/matchLabels"),
+                        &json!({"app.kubernetes.io/name": "x"})
+                    );
+                    assert_eq!(at(d, "/metadata/labels/app.kubernetes.io~1part-of"), "x");
+                    assert_eq!(at(d, "/metadata/namespace"), "x");
+                    let pod = at(d, "/spec/template/spec");
+                    assert_eq!(at(pod, "/volumes/0/persistentVolumeClaim/claimName"), "x-data");
+                    assert_eq!(
+                        at(pod, "/containers/0/readinessProbe/httpGet"),
+                        &json!({"path": "/", "port": "http"})
+                    );
+                    assert_eq!(at(pod, "/containers/0/ports/0/containerPort"), 80);
+                    let pvc = &o["PersistentVolumeClaim/x-data"];
+                    assert_eq!(at(pvc, "/spec/storageClassName"), "standard");
+                    assert_eq!(at(pvc, "/spec/accessModes/0"), "ReadWriteOnce");
+                    assert_eq!(at(pvc, "/spec/resources/requests/storage"), "2Gi");
+                    let svc = &o["Service/x"];
+                    assert_eq!(
+                        at(svc, "/spec/ports/0"),
+                        &json!({"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"})
+                    );
+                    assert_eq!(at(svc, "/spec/selector"), at(d, "/spec/selector/matchLabels"));
+                },
+            ),
+            (
+                "statefulset: volumeClaimTemplates, env from secrets in order, serviceName",
+                "secrets: [{name: x-db, keys: [password]}]\nworkload:\n  kind: StatefulSet\n  image: postgres:18.6\n  \
+                 replicas: 2\n  ports: [{name: pg, port: 5432}]\n  \
+                 env:\n    POSTGRES_PASSWORD: {secret: x-db, key: password}\n    PGDATA: /var/lib/postgresql/18/docker\n    \
+                 POD_IP: {field: status.podIP}\n  \
+                 volumes: [{name: data, mount_path: /var/lib/postgresql, size: 5Gi, storage_class: fast}]\n  \
+                 probes: {liveness: {tcp: {port: 5432}}, readiness: {exec: [pg_isready]}}\n",
+                vec!["Service/x", "StatefulSet/x"],
+                |o| {
+                    let s = &o["StatefulSet/x"];
+                    assert_eq!(at(s, "/spec/replicas"), 2);
+                    assert_eq!(at(s, "/spec/serviceName"), "x");
+                    assert!(s.pointer("/spec/strategy").is_none());
+                    assert_eq!(at(s, "/spec/volumeClaimTemplates/0/metadata/name"), "data");
+                    assert_eq!(
+                        at(s, "/spec/volumeClaimTemplates/0/spec/storageClassName"),
+                        "fast"
+                    );
+                    assert_eq!(
+                        at(s, "/spec/volumeClaimTemplates/0/spec/resources/requests/storage"),
+                        "5Gi"
+                    );
+                    let c = at(s, "/spec/template/spec/containers/0");
+                    assert!(
+                        s.pointer("/spec/template/spec/volumes").is_none(),
+                        "claims come from the templates"
+                    );
+                    assert_eq!(
+                        at(c, "/volumeMounts/0"),
+                        &json!({"name": "data", "mountPath": "/var/lib/postgresql"})
+                    );
+                    assert_eq!(
+                        at(c, "/env"),
+                        &json!([
+                            {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "x-db", "key": "password"}}},
+                            {"name": "PGDATA", "value": "/var/lib/postgresql/18/docker"},
+                            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                        ])
+                    );
+                    assert_eq!(at(c, "/livenessProbe/tcpSocket/port"), 5432);
+                    assert_eq!(at(c, "/readinessProbe/exec/command"), &json!(["pg_isready"]));
+                },
+            ),
+            (
+                "worker: no ports, no Service, emptyDir, no Recreate; security hardening",
+                "workload:\n  image: ghcr.io/acme/worker:2.0.1\n  part_of: acme\n  args: [work, --fast]\n  \
+                 volumes: [{name: tmp, mount_path: /tmp, empty_dir: true}]\n  \
+                 resources: {requests: {cpu: 0.5, memory: 128Mi}, limits: {memory: 1Gi}}\n  \
+                 security: {run_as_non_root: true, run_as_user: 1000, fs_group: 1000, read_only_root_filesystem: true}\n",
+                vec!["Deployment/x"],
+                |o| {
+                    let d = &o["Deployment/x"];
+                    assert!(d.pointer("/spec/strategy").is_none());
+                    assert_eq!(at(d, "/metadata/labels/app.kubernetes.io~1part-of"), "acme");
+                    let pod = at(d, "/spec/template/spec");
+                    assert_eq!(at(pod, "/volumes/0"), &json!({"name": "tmp", "emptyDir": {}}));
+                    assert_eq!(at(pod, "/securityContext/runAsNonRoot"), true);
+                    assert_eq!(at(pod, "/securityContext/fsGroup"), 1000);
+                    assert_eq!(at(pod, "/securityContext/seccompProfile/type"), "RuntimeDefault");
+                    assert_eq!(at(pod, "/enableServiceLinks"), false);
+                    let c = at(pod, "/containers/0");
+                    assert_eq!(at(c, "/args"), &json!(["work", "--fast"]));
+                    assert!(c.get("ports").is_none());
+                    assert_eq!(at(c, "/resources/requests/cpu"), "0.5");
+                    assert_eq!(at(c, "/resources/limits/memory"), "1Gi");
+                    assert_eq!(at(c, "/securityContext/capabilities/drop"), &json!(["ALL"]));
+                    assert_eq!(at(c, "/securityContext/readOnlyRootFilesystem"), true);
+                },
+            ),
+            (
+                "a RWX claim keeps the rolling update; a secret volume is mounted read-only",
+                "secrets: [{name: cfg, keys: [a]}]\nworkload:\n  image: busybox:1.37.0\n  replicas: 3\n  \
+                 volumes:\n    - {name: shared, mount_path: /shared, size: 1Gi, access_mode: ReadWriteMany}\n    \
+                 - {name: cfg, mount_path: /etc/cfg, secret: cfg}\n",
+                vec!["Deployment/x", "PersistentVolumeClaim/x-shared"],
+                |o| {
+                    let d = &o["Deployment/x"];
+                    assert!(d.pointer("/spec/strategy").is_none());
+                    assert_eq!(at(d, "/spec/template/spec/volumes/1/secret/secretName"), "cfg");
+                    assert_eq!(
+                        at(d, "/spec/template/spec/containers/0/volumeMounts/1/readOnly"),
+                        true
+                    );
+                    assert_eq!(
+                        at(&o["PersistentVolumeClaim/x-shared"], "/spec/accessModes/0"),
+                        "ReadWriteMany"
+                    );
+                },
+            ),
+        ];
+        for (what, text, kinds, check) in cases {
+            let objects = render_x(ENV, &[("x", text)]).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            assert_eq!(
+                objects.keys().map(String::as_str).collect::<Vec<_>>(),
+                kinds,
+                "{what}"
+            );
+            check(&objects);
+        }
+    }
+
+    #[test]
+    fn without_a_block_class_claims_use_the_cluster_default() {
+        let env = "root_domain: example.test\ncluster: {provider: local}\n";
+        let text = "workload:\n  image: a:1\n  volumes: [{name: d, mount_path: /d, size: 1Gi}]\n";
+        let objects = render_x(env, &[("x", text)]).unwrap();
+        assert!(
+            objects["PersistentVolumeClaim/x-d"]
+                .pointer("/spec/storageClassName")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_secret_of_another_component_of_the_namespace_may_be_used() {
+        let owner = "secrets: [{name: shared-db, keys: [password]}]\n";
+        let user =
+            "namespace: owner\nworkload:\n  image: a:1\n  env: {P: {secret: shared-db, key: password}}\n";
+        render_x(ENV, &[("owner", owner), ("x", user)]).unwrap();
+        // The same reference from another namespace is an error.
+        let elsewhere = "workload:\n  image: a:1\n  env: {P: {secret: shared-db, key: password}}\n";
+        let err = render_x(ENV, &[("owner", owner), ("x", elsewhere)]).unwrap_err();
+        assert!(
+            messages(&err)[0].contains("no Secret `shared-db` is declared in namespace `x`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_workloads_fail_at_the_line_of_the_offending_key() {
+        let cases = [
+            (
+                "workload:\n  image: nginx\n",
+                "apps/x/component.yaml:2:10: image `nginx` has no tag",
+            ),
+            (
+                "workload:\n  image: a:1\n  env:\n    A: x\n    P: {secret: nope, key: k}\n",
+                "apps/x/component.yaml:5:8: no Secret `nope` is declared in namespace `x`",
+            ),
+            (
+                "secrets: [{name: s, keys: [a]}]\nworkload:\n  image: a:1\n  env:\n    P: {secret: s, key: b}\n",
+                "apps/x/component.yaml:5:8: Secret `s` has no key `b`",
+            ),
+            (
+                "route: {service: x, port: 8080}\nworkload:\n  image: a:1\n  ports: [{name: http, port: 80}]\n",
+                "apps/x/component.yaml:1:27: Service `x` has no port 8080",
+            ),
+            (
+                "route: {service: web, port: 80}\nworkload:\n  image: a:1\n  ports: [{name: http, port: 80}]\n",
+                "apps/x/component.yaml:1:18: no Service `web` in this component",
+            ),
+            (
+                "workload:\n  image: a:1\n  ports: [{name: http, port: 80}]\n  probes:\n    liveness: {tcp: {port: web}}\n",
+                "apps/x/component.yaml:5:28: no port named `web`",
+            ),
+            (
+                "workload:\n  image: a:1\n  volumes:\n    - {name: d, mount_path: /d, size: 1Gi, empty_dir: true}\n",
+                "apps/x/component.yaml:4:7: volume `d` needs exactly one of",
+            ),
+            (
+                "workload:\n  image: a:1\n  replicas: 2\n  volumes:\n    - {name: d, mount_path: /d, size: 1Gi}\n",
+                "apps/x/component.yaml:3:13: 2 replicas of a Deployment cannot share",
+            ),
+            (
+                "workload:\n  image: a:1\n  volumes:\n    - {name: d, mount_path: d, size: ten}\n",
+                "apps/x/component.yaml:4:29: `d` is not an absolute path",
+            ),
+            (
+                "workload:\n  image: a:1\n  probes:\n    readiness: {http: {path: /}, tcp: {}}\n",
+                "apps/x/component.yaml:4:16: the readiness probe needs exactly one of",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = render_x(ENV, &[("x", text)]).expect_err(text);
+            let all = messages(&err);
+            assert!(
+                all.iter().any(|m| m.starts_with(expected)),
+                "{text:?}\nexpected {expected:?}\ngot {all:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = "workload:\n  image: a\n  ports: [{name: HTTP, port: 80}]\n  \
+                    volumes: [{name: d, mount_path: /d, size: 10GB}]\n";
+        let err = render_x(ENV, &[("x", text)]).unwrap_err();
+        let all = messages(&err);
+        assert_eq!(all.len(), 3, "{all:#?}");
+        assert!(
+            all[0].contains("has no tag") && all[1].contains("port name") && all[2].contains("storage size")
+        );
+    }
+
+    #[test]
+    fn images_must_be_pinned() {
+        for ok in [
+            "wordpress:7.1.2-php8.3-apache",
+            "ghcr.io/vinceanalytics/vince:v1.11.8",
+            "localhost:5000/team/app:1",
+            "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "redis:7.4.11-alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(image_problem(ok), None, "{ok}");
+        }
+        for (bad, needle) in [
+            ("wordpress", "no tag"),
+            ("localhost:5000/app", "no tag"),
+            ("redis:latest", "latest"),
+            ("Redis:7", "not a valid image name"),
+            ("redis:7 ", "not an image reference"),
+            ("redis@sha256:abc", "not a digest"),
+            ("redis:-x", "not a valid image tag"),
+            ("", "not an image reference"),
+        ] {
+            let (message, _) = image_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(message.contains(needle), "{bad:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn quantities() {
+        for ok in ["10Gi", "500Mi", "250m", "1", "0.5", "1e3", "+2k"] {
+            assert!(is_quantity(ok), "{ok}");
+        }
+        for bad in ["", "Gi", "10GB", "1.", "1..2", "ten", "10 Gi"] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn port_names() {
+        assert!(is_port_name("http"));
+        assert!(is_port_name("http-metrics"));
+        assert!(!is_port_name("8080"));
+        assert!(!is_port_name("Http"));
+        assert!(!is_port_name("a-very-long-port-name"));
+    }
+}
