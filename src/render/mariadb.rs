@@ -139,12 +139,12 @@ pub fn script(requests: &[Request]) -> String {
     script
 }
 
-/// The SQL of [`script`], inside an unquoted heredoc: backticks are escaped, `${pw_<user>}` expands.
+/// The SQL of [`script`], inside an unquoted heredoc: backticks are escaped, `$pw_<user>` expands (no braces: Flux post-build substitution would read `${…}`).
 pub fn sql(requests: &[Request]) -> String {
     let mut sql = String::new();
     for user in database::users(requests) {
         sql.push_str(&format!(
-            "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '${{pw_{user}}}';\n"
+            "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '$pw_{user}';\n"
         ));
     }
     for Request { name, user } in requests {
@@ -169,7 +169,7 @@ mod tests {
         let sql = sql(&reqs);
         assert_eq!(
             sql,
-            "CREATE USER IF NOT EXISTS 'wp'@'%' IDENTIFIED BY '${pw_wp}';\n\
+            "CREATE USER IF NOT EXISTS 'wp'@'%' IDENTIFIED BY '$pw_wp';\n\
              CREATE DATABASE IF NOT EXISTS \\`wordpress\\`;\n\
              GRANT ALL PRIVILEGES ON \\`wordpress\\`.* TO 'wp'@'%';\n"
         );

@@ -3,8 +3,8 @@
 //! Each generator is a function of one file, run for every component, in parallel; results are
 //! collected in component order, so the object list is the same for any thread count.
 
-pub mod database;
 pub mod cert_manager;
+pub mod database;
 pub mod external_dns;
 pub mod flux;
 pub mod helm;
@@ -16,8 +16,8 @@ pub mod object;
 pub mod postgres;
 pub mod require;
 pub mod secrets;
-pub mod velero;
 pub mod traefik;
+pub mod velero;
 pub mod workload;
 
 use rayon::prelude::*;

@@ -932,6 +932,7 @@ mod tests {
                 })
                 .collect(),
             secrets: BTreeMap::new(),
+            lock: None,
         }
     }
 

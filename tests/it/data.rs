@@ -327,7 +327,9 @@ fn a_bad_database_identifier_is_rejected_where_it_is_written() {
 }
 
 #[test]
-fn velero_enabled_with_the_feature_off_is_an_error() {
+fn the_velero_feature_switch_decides() {
+    // The feature switch is authoritative: with `features.velero: false` the Velero component is
+    // disabled whatever its own `enabled` says, and nothing of Velero is rendered.
     let (_tmp, root) = copy_case("data");
     let env = fs_err::read_to_string(root.join("environments/prod.yaml")).unwrap();
     write(
@@ -335,8 +337,14 @@ fn velero_enabled_with_the_feature_off_is_an_error() {
         "environments/prod.yaml",
         &env.replace("  velero: true", "  velero: false"),
     );
-    let err = compile_error(&root, "prod");
-    assert!(err.contains("`features.velero` is off"), "{err}");
+    let prod = compile(&root, "prod");
+    assert!(
+        prod.objects
+            .iter()
+            .all(|o| !o.api_version().starts_with("velero.io/") && o.name() != "velero"),
+        "no Velero object when the feature is off"
+    );
+    assert!(prod.diagnostics.iter().any(|d| d.code == "backup-without-velero"));
 }
 
 #[test]

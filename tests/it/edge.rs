@@ -65,7 +65,15 @@ fn compile(root: &Utf8Path, env: &str) -> hydrate::Compiled {
 fn compile_error(root: &Utf8Path, env: &str) -> String {
     match hydrate::compile_env(root, env) {
         Ok(_) => panic!("`{env}` compiled but should fail"),
-        Err(e) => format!("{e}"),
+        // The whole report: several errors come as related diagnostics.
+        Err(e) => {
+            let mut text = String::new();
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(10_000)
+                .render_report(&mut text, &e)
+                .expect("renders");
+            text
+        }
     }
 }
 

@@ -763,6 +763,22 @@ fn build_that_fails_a_lint_leaves_out_byte_identical() {
 fn repository_environments_lint_clean() {
     let out = hydrate(&repo_root(), &["lint", "--all"]);
     assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.lines().all(|l| l.ends_with(": no findings")), "{stdout}");
+    // No finding of any lint rule (generators may still warn about operator to-dos, such as a
+    // DKIM key that Mailu only makes once deployed).
+    let rules: Vec<&str> = hydrate::lint::RULES
+        .iter()
+        .map(|r| r.id)
+        .chain(["unused-allow"])
+        .collect();
+    let root = repo_root();
+    for env in hydrate::load::load(&root).unwrap().env_names() {
+        let compiled = hydrate::compile_env(&root, &env).unwrap();
+        let findings: Vec<String> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| rules.contains(&d.code.as_str()))
+            .map(ToString::to_string)
+            .collect();
+        assert!(findings.is_empty(), "{env}:\n{}", findings.join("\n"));
+    }
 }
