@@ -17,6 +17,7 @@ pub mod host_outside_domain;
 pub mod image;
 pub mod no_bitnami;
 pub mod plaintext_secret;
+pub mod sops_verify;
 pub mod unpinned_chart;
 pub mod unpinned_image;
 
@@ -42,6 +43,7 @@ pub struct Rule {
 pub const RULES: &[Rule] = &[
     no_bitnami::RULE,
     plaintext_secret::RULE,
+    sops_verify::RULE,
     unpinned_chart::RULE,
     unpinned_image::RULE,
     host_outside_domain::RULE,

@@ -6,7 +6,7 @@
 //! platform/<name>/component.yaml (+ any file of the folder: manifests, main.jsonnet)
 //! apps/<name>/component.yaml     (same)
 //! secrets/<env>/<component>/<name>.sops.yaml
-//! hydrate.lock
+//! hydrate.lock, .sops.yaml
 //! ```
 
 pub mod yaml;
@@ -59,6 +59,8 @@ pub struct Inputs {
     pub secrets: BTreeMap<Utf8PathBuf, Vec<u8>>,
     /// `hydrate.lock`, if present: the pinned chart versions and digests (see `crate::lock`).
     pub lock: Option<SourceFile>,
+    /// `.sops.yaml`, if present: who each environment's secrets must be encrypted for.
+    pub sops_policy: Option<SourceFile>,
 }
 
 impl Inputs {
@@ -83,18 +85,15 @@ pub fn load(root: &Utf8Path) -> Result<Inputs, LoadError> {
         components.extend(load_components(root, origin)?);
     }
     let secrets = read_tree(root, Utf8Path::new("secrets"))?;
-    let lock_path = Utf8Path::new(crate::lock::LOCK_FILE);
-    let lock = if root.join(lock_path).is_file() {
-        Some(SourceFile::new(lock_path.to_owned(), read_text(root, lock_path)?))
-    } else {
-        None
-    };
+    let lock = read_optional(root, Utf8Path::new(crate::lock::LOCK_FILE))?;
+    let sops_policy = read_optional(root, Utf8Path::new(".sops.yaml"))?;
     Ok(Inputs {
         root: root.to_owned(),
         envs,
         components,
         secrets,
         lock,
+        sops_policy,
     })
 }
 
@@ -218,6 +217,15 @@ fn read_tree(root: &Utf8Path, rel: &Utf8Path) -> Result<BTreeMap<Utf8PathBuf, Ve
         files.insert(inner, bytes);
     }
     Ok(files)
+}
+
+/// The file at `rel`, or `None` when it does not exist.
+fn read_optional(root: &Utf8Path, rel: &Utf8Path) -> Result<Option<SourceFile>, LoadError> {
+    if root.join(rel).is_file() {
+        Ok(Some(SourceFile::new(rel.to_owned(), read_text(root, rel)?)))
+    } else {
+        Ok(None)
+    }
 }
 
 fn read_text(root: &Utf8Path, rel: &Utf8Path) -> Result<String, LoadError> {

@@ -29,6 +29,8 @@ pub struct Model {
     pub secrets: BTreeMap<Utf8PathBuf, Vec<u8>>,
     /// `hydrate.lock` (empty when absent): exact versions and digests of chart constraints.
     pub lock: crate::lock::Lock,
+    /// `.sops.yaml`, if present (the `sops-verify` lint checks recipients against it).
+    pub sops_policy: Option<SourceFile>,
 }
 
 /// An environment file, parsed and interpolated.

@@ -71,6 +71,7 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
         components,
         secrets,
         lock,
+        sops_policy: inputs.sops_policy.clone(),
     })
 }
 

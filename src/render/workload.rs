@@ -933,6 +933,7 @@ mod tests {
                 .collect(),
             secrets: BTreeMap::new(),
             lock: None,
+            sops_policy: None,
         }
     }
 
