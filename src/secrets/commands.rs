@@ -64,7 +64,7 @@ pub struct SealArgs {
     /// Take the whole `--from-file`/`--stdin` content (bytes as they are) as the value of NAME.
     #[arg(long, value_name = "NAME")]
     pub key: Option<String>,
-    /// The Secret's `metadata.namespace` (else Flux's `targetNamespace` decides).
+    /// The Secret's `metadata.namespace` (default: the component's namespace in that environment).
     #[arg(long, short = 'n', value_name = "NAMESPACE")]
     pub namespace: Option<String>,
     /// The Secret's `type`.
@@ -229,6 +229,13 @@ fn write_identity(path: &Utf8Path, text: &str) -> Result<(), SecretsError> {
 // seal
 // ---------------------------------------------------------------------------------------------
 
+/// The namespace of `component` in environment `env`, when the repository resolves.
+fn component_namespace(root: &Utf8Path, env: &str, component: &str) -> Option<String> {
+    let inputs = crate::load::load(root).ok()?;
+    let model = crate::model::resolve(&inputs, env).ok()?;
+    model.component(component).map(|c| c.namespace.clone())
+}
+
 /// The repo-relative path of a sealed secret.
 #[must_use]
 pub fn secret_path(env: &str, component: &str, name: &str) -> Utf8PathBuf {
@@ -242,6 +249,11 @@ fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Resu
     if let Some(ns) = &args.namespace {
         check_dns_label("namespace", ns)?;
     }
+    // `hydrate build` copies the file into the component's folder and requires its namespace.
+    let namespace = args
+        .namespace
+        .clone()
+        .or_else(|| component_namespace(root, &args.env, &args.component));
     let rel = secret_path(&args.env, &args.component, &args.name);
     let target = root.join(&rel);
     if target.exists() && !args.force {
@@ -252,7 +264,7 @@ fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Resu
     let values = read_values(args, session)?;
     let spec = SecretSpec {
         name: &args.name,
-        namespace: args.namespace.as_deref(),
+        namespace: namespace.as_deref(),
         secret_type: &args.secret_type,
         values: &values,
     };
