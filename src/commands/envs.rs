@@ -5,6 +5,7 @@ use std::io::Write;
 use camino::Utf8Path;
 
 use crate::error::Error;
+use crate::model::Component;
 use crate::{Outcome, model};
 
 pub fn run(root: &Utf8Path) -> Result<Outcome, Error> {
@@ -25,33 +26,60 @@ pub fn run(root: &Utf8Path) -> Result<Outcome, Error> {
             spec.root_domain,
             provider.as_str().unwrap_or("")
         ));
-        for c in &model.components {
-            let what = match &c.chart {
-                Some(chart) => format!("chart {} {}", chart.name, chart.version),
-                None => match c.spec.generator {
-                    Some(g) => format!(
-                        "generator {}",
-                        serde_json::to_value(g)
-                            .expect("an enum serializes")
-                            .as_str()
-                            .unwrap_or("")
-                    ),
-                    None => "manifests".to_string(),
-                },
-            };
-            text.push_str(&format!(
-                "  {:<14} {:<20} {:<16} {what}{}\n",
-                c.layer.as_str(),
-                c.name,
-                c.namespace,
-                if c.hosts.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{}]", c.hosts.join(", "))
-                }
-            ));
+        let rows: Vec<[String; 5]> = model
+            .components
+            .iter()
+            .map(|c| {
+                [
+                    c.layer.as_str().to_string(),
+                    c.name.clone(),
+                    c.namespace.clone(),
+                    what(c),
+                    if c.hosts.is_empty() {
+                        String::new()
+                    } else {
+                        format!("[{}]", c.hosts.join(", "))
+                    },
+                ]
+            })
+            .collect();
+        let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+        let widths = [width(0), width(1), width(2), width(3)];
+        for r in &rows {
+            let line = format!(
+                "  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3]
+            );
+            text.push_str(line.trim_end());
+            text.push('\n');
         }
     }
     let _ = std::io::stdout().write_all(text.as_bytes());
     Ok(Outcome::Clean)
+}
+
+/// What renders the component: its chart, its generator, its workload, or plain manifests.
+fn what(c: &Component) -> String {
+    if let Some(chart) = &c.chart {
+        return format!("chart {} {}", chart.name, chart.version);
+    }
+    if let Some(g) = c.spec.generator {
+        let name = serde_json::to_value(g).expect("an enum serializes");
+        return format!("generator {}", name.as_str().unwrap_or(""));
+    }
+    if let Some(w) = &c.spec.workload {
+        return format!("workload {}", w.image);
+    }
+    if c.files.keys().any(|p| p.file_name() == Some("main.jsonnet")) {
+        return "jsonnet".to_string();
+    }
+    "manifests".to_string()
 }
