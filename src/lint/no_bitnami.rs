@@ -171,23 +171,41 @@ fn subcharts(ctx: &Ctx<'_>, component: &Component, out: &mut Vec<Finding>) {
     };
     let release = release_of(ctx, component);
     let values = release_values(release, component);
-    for key in bitnami_subcharts(component) {
-        if is_true(values.get(&key).and_then(|v| v.get("enabled"))) {
-            out.push(
-                ctx.at_value(component, &format!("{key}.enabled"), release)
-                    .finding(
-                        &RULE,
-                        format!(
-                            "the values enable `{key}`, a Bitnami subchart of chart `{}`",
-                            chart.name
-                        ),
-                        format!(
-                            "set `{key}.enabled: false` and point the chart at the shared platform service \
-                     (e.g. its `external…` values)"
-                        ),
-                    ),
-            );
+    for (i, key) in bitnami_subcharts(component).into_iter().enumerate() {
+        let enabled = values.get(&key).and_then(|v| v.get("enabled"));
+        let explicitly_off = matches!(enabled, Some(Value::Bool(false)))
+            || matches!(enabled, Some(Value::String(s)) if s.eq_ignore_ascii_case("false"));
+        if explicitly_off {
+            continue;
         }
+        // Left to the chart's default, a declared Bitnami subchart may well be on: the values must
+        // say `false` themselves (issue 3: "set every Bitnami subchart to disabled").
+        let (site, message) = if is_true(enabled) {
+            (
+                ctx.at_value(component, &format!("{key}.enabled"), release),
+                format!(
+                    "the values enable `{key}`, a Bitnami subchart of chart `{}`",
+                    chart.name
+                ),
+            )
+        } else {
+            // Nothing in the values to point at: point at the declaration.
+            (
+                ctx.at_component(component, &format!("chart.subcharts[{i}]")),
+                format!(
+                    "`{key}` is a Bitnami subchart of chart `{}` and the values do not disable it",
+                    chart.name
+                ),
+            )
+        };
+        out.push(site.finding(
+            &RULE,
+            message,
+            format!(
+                "set `{key}.enabled: false` and point the chart at the shared platform service \
+                     (e.g. its `external…` values)"
+            ),
+        ));
     }
 }
 

@@ -44,7 +44,7 @@ fn yaml_error(path: &Utf8Path, text: &str, err: &serde_saphyr::Error) -> LoadErr
         column: l.column() as usize,
     });
     let reason = strip_position_prefix(&err.without_snippet().to_string());
-    let help = unknown_field_hint(&reason);
+    let help = unknown_field_hint(&reason).or_else(|| generic_hint(&reason));
     LoadError::yaml(path, text, pos, reason, help)
 }
 
@@ -60,6 +60,21 @@ fn strip_position_prefix(message: &str) -> String {
         return after.trim().to_string();
     }
     message.to_string()
+}
+
+/// What to do about any other YAML error.
+fn generic_hint(reason: &str) -> Option<String> {
+    Some(if reason.contains("duplicate") {
+        "remove one of the two keys: YAML mappings take each key once".to_string()
+    } else if reason.starts_with("missing field") {
+        "add the missing key (see README.md, Inputs, for every field)".to_string()
+    } else if reason.starts_with("invalid type") || reason.starts_with("unknown variant") {
+        "give the value the expected type (see README.md, Inputs)".to_string()
+    } else {
+        "fix the YAML at this position: check the indentation, a missing `:` or space after it, an \
+         unclosed quote or bracket"
+            .to_string()
+    })
 }
 
 /// For ``unknown field `nmae`, expected one of repo, name, version`` suggests the closest key.

@@ -101,7 +101,31 @@ fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<Componen
             "component folder names must be DNS labels: lowercase letters, digits and `-`, at most 63",
         )
     })?;
+    let has_content = source
+        .file
+        .text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "---");
+    if !has_content {
+        return Err(InputError::new(
+            Location::file(source.file.path.clone()),
+            None,
+            "the component file is empty",
+        )
+        .with_help(
+            "describe the component (`chart`, `manifests`, `workload`, `generator`…), or remove its folder",
+        )
+        .into());
+    }
     let spec: ComponentFile = yaml::parse(&source.file.path, &source.file.text)?;
+    if let Some(route) = &spec.route
+        && route.port == 0
+    {
+        let at = source.file.locate("route.port");
+        return Err(InputError::new(at, Some(&source.file.text), "`route.port` is 0")
+            .with_help("give the Service port the hosts are routed to (1-65535)")
+            .into());
+    }
     for env in spec.envs.keys() {
         if !envs.contains(env) {
             let at = source.file.locate(&format!("envs.{env}"));

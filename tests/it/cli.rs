@@ -153,3 +153,42 @@ fn envs_lists_environments_and_components() {
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("envs", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn empty_component_file_is_an_error() {
+    let (_tmp, root) = copy_case("basic");
+    fs_err::write(root.join("apps/blog/component.yaml"), "# to do\n").unwrap();
+    let out = hydrate(&root, &["build", "prod"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("apps/blog/component.yaml: the component file is empty")
+    );
+}
+
+#[test]
+fn route_port_zero_is_an_error() {
+    let (_tmp, root) = copy_case("basic");
+    let path = root.join("apps/shop/component.yaml");
+    let text = fs_err::read_to_string(&path).unwrap();
+    let text = text.replacen("port: 8080", "port: 0", 1);
+    fs_err::write(&path, text).unwrap();
+    let out = hydrate(&root, &["build", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`route.port` is 0"),
+        "{}",
+        transcript(&out)
+    );
+}
+
+#[test]
+fn yaml_syntax_error_says_what_to_fix() {
+    let (_tmp, root) = copy_case("basic");
+    fs_err::write(root.join("apps/shop/component.yaml"), "chart:\n  repo: [x\n").unwrap();
+    let out = hydrate(&root, &["build", "prod"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apps/shop/component.yaml:2:9"), "{stderr}");
+    assert!(stderr.contains("help: fix the YAML at this position"), "{stderr}");
+}

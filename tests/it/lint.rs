@@ -214,6 +214,15 @@ fn no_bitnami() {
             expect: &["no-bitnami apps/a/component.yaml:8:14 values.postgresql.enabled"],
         },
         Case {
+            name: "a declared Bitnami subchart left to the chart's default",
+            files: &[(
+                COMPONENT,
+                "chart:\n  repo: https://nextcloud.github.io/helm\n  name: nextcloud\n  version: 9.2.4\n  \
+                 subcharts: [redis]\nvalues:\n  image: {tag: 1.0.0}\n",
+            )],
+            expect: &["no-bitnami apps/a/component.yaml:5:15 chart.subcharts[0]"],
+        },
+        Case {
             name: "subchart enabled by the environment override",
             files: &[
                 (
