@@ -25,6 +25,7 @@ fn synthetic_repo(components: usize) -> (tempfile::TempDir, Utf8PathBuf) {
             &format!(
                 "chart: {{repo: https://charts.example.org, name: app, version: 1.{i}.0}}\n\
                  hosts: [app{i}.${{root_domain}}]\n\
+                 route: {{service: app{i}, port: 80}}\n\
                  values:\n  image: {{repository: ghcr.io/example/app, tag: \"1.0.{i}\"}}\n  \
                  env: {{A: \"on\", B: \"12:30\", HOST: \"app{i}.${{root_domain}}\"}}\n  \
                  resources: {{limits: {{memory: 256Mi}}}}\n\

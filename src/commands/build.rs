@@ -15,7 +15,12 @@ pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
         super::select_envs(&inputs, &args.envs, args.all)?
     };
     if let Some(rev) = &args.changed_since {
-        let changed = crate::git::envs_changed_since(root, rev, &inputs.env_names())?;
+        let mut current = std::collections::BTreeMap::new();
+        for env in inputs.env_names() {
+            let model = crate::model::resolve(&inputs, &env)?;
+            current.insert(env, model.components.iter().map(|c| c.dir.clone()).collect());
+        }
+        let changed = crate::git::envs_changed_since(root, rev, &inputs.env_names(), &current)?;
         envs.retain(|env| changed.contains(env));
         if envs.is_empty() {
             eprintln!("no environment has inputs changed since `{rev}`; nothing to build");

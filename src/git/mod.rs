@@ -295,14 +295,7 @@ pub fn changed_since(repo: &Repo, rev: &str) -> Result<BTreeSet<Utf8PathBuf>, Gi
 }
 
 /// Top-level paths whose change affects every environment.
-pub const SHARED_INPUTS: &[&str] = &[
-    "platform",
-    "apps",
-    "lib",
-    "vendor",
-    "hydrate.lock",
-    "hydrate.yaml",
-];
+pub const SHARED_INPUTS: &[&str] = &["lib", "vendor", "hydrate.lock", "hydrate.yaml", ".sops.yaml"];
 
 /// Environments affected by a set of changed project-relative paths, by path alone.
 ///
@@ -311,11 +304,13 @@ pub const SHARED_INPUTS: &[&str] = &[
 ///    name) and anything under `environments/<env>/` → that environment;
 /// 2. `secrets/<env>/…` → that environment;
 /// 3. any other path under `environments/` or `secrets/` (shared defaults, `.sops.yaml`) → all;
-/// 4. a path under or equal to one of [`SHARED_INPUTS`] (`platform/`, `apps/`, `lib/`, `vendor/`,
-///    `hydrate.lock`, `hydrate.yaml`) → all;
-/// 5. anything else (`out/`, docs, CI files) → none.
+/// 4. a path under or equal to one of [`SHARED_INPUTS`] (`lib/`, `vendor/`, `hydrate.lock`,
+///    `hydrate.yaml`, `.sops.yaml`) → all;
+/// 5. anything else (`out/`, docs, CI files, component folders) → none here.
 ///
-/// Files an input includes from elsewhere are matched by [`affected_by_sources`].
+/// Component folders (`platform/<c>/`, `apps/<c>/`) affect the environments that use the component
+/// now or used it at the revision: see [`envs_changed_since`]. Files an input includes from
+/// elsewhere are matched by [`affected_by_sources`].
 pub fn affected_envs(changed: &BTreeSet<Utf8PathBuf>, envs: &[String]) -> BTreeSet<String> {
     let all = || envs.iter().cloned().collect::<BTreeSet<_>>();
     let mut out = BTreeSet::new();
@@ -385,9 +380,15 @@ pub fn affected_by_sources(
 /// Environments to rebuild for `hydrate build --changed-since REV`.
 ///
 /// The union of [`affected_envs`] over [`changed_since`] and of [`affected_by_sources`], where an
-/// environment's inputs are the `# Source:` paths of its `out/<env>` both at `rev` and in the
-/// working tree (so an input one side no longer lists still counts).
-pub fn envs_changed_since(root: &Utf8Path, rev: &str, envs: &[String]) -> Result<BTreeSet<String>, GitError> {
+/// environment's inputs are `current` (what the inputs use now: its component folders) plus the
+/// `# Source:` paths of its `out/<env>` both at `rev` and in the working tree (so an input one side
+/// no longer lists, such as a removed or newly disabled component, still counts).
+pub fn envs_changed_since(
+    root: &Utf8Path,
+    rev: &str,
+    envs: &[String],
+    current: &BTreeMap<String, BTreeSet<Utf8PathBuf>>,
+) -> Result<BTreeSet<String>, GitError> {
     let repo = open(root)?;
     let changed = changed_since(&repo, rev)?;
     let mut out = affected_envs(&changed, envs);
@@ -396,6 +397,7 @@ pub fn envs_changed_since(root: &Utf8Path, rev: &str, envs: &[String]) -> Result
         let prefix = Utf8PathBuf::from(format!("out/{env}"));
         let mut paths = sources(&tree_at(&repo, rev, &prefix)?);
         paths.extend(sources(&worktree_tree(root, &prefix)?));
+        paths.extend(current.get(env).into_iter().flatten().cloned());
         inputs.insert(env.clone(), paths);
     }
     out.extend(affected_by_sources(&changed, &inputs));
@@ -500,12 +502,7 @@ mod tests {
 
     #[test]
     fn shared_inputs_affect_all() {
-        for p in [
-            "platform/traefik/component.yaml",
-            "apps/x/values.yaml",
-            "hydrate.lock",
-            "lib/a.libsonnet",
-        ] {
+        for p in ["hydrate.lock", "lib/a.libsonnet", ".sops.yaml"] {
             assert_eq!(affected_envs(&set(&[p]), &envs()).len(), 3, "{p}");
         }
         assert_eq!(
@@ -518,7 +515,12 @@ mod tests {
     #[test]
     fn outputs_and_docs_affect_none() {
         let got = affected_envs(
-            &set(&["out/prod/kustomization.yaml", "README.md", "platformx"]),
+            &set(&[
+                "out/prod/kustomization.yaml",
+                "README.md",
+                "platformx",
+                "apps/x/values.yaml",
+            ]),
             &envs(),
         );
         assert!(got.is_empty(), "{got:?}");

@@ -921,7 +921,16 @@ fn project() -> Fixture {
 }
 
 fn changed_envs(fx: &Fixture) -> Vec<String> {
-    git::envs_changed_since(&fx.root, "base", &envs(&["dev", "prod"]))
+    // What the inputs use now: traefik and web in both, mailu in prod only.
+    let both = ["platform/traefik", "apps/web"];
+    let current: std::collections::BTreeMap<String, std::collections::BTreeSet<camino::Utf8PathBuf>> = [
+        ("dev", both.to_vec()),
+        ("prod", [&both[..], &["apps/mailu"]].concat()),
+    ]
+    .into_iter()
+    .map(|(env, dirs)| (env.to_string(), dirs.into_iter().map(Into::into).collect()))
+    .collect();
+    git::envs_changed_since(&fx.root, "base", &envs(&["dev", "prod"]), &current)
         .unwrap()
         .into_iter()
         .collect()
@@ -943,6 +952,14 @@ fn changed_since_picks_exactly_the_affected_environments() {
 
     let fx = project();
     fx.write("platform/traefik/component.yaml", "chart: traefik\nversion: 2\n");
+    assert_eq!(changed_envs(&fx), ["dev", "prod"]);
+
+    let fx = project();
+    fx.write("apps/mailu/component.yaml", "chart: mailu\n"); // a component only prod uses
+    assert_eq!(changed_envs(&fx), ["prod"]);
+
+    let fx = project();
+    fx.write(".sops.yaml", "creation_rules: []\n"); // recipients: every environment re-lints
     assert_eq!(changed_envs(&fx), ["dev", "prod"]);
 
     let fx = project();
