@@ -24,7 +24,7 @@ fn synthetic_repo(components: usize) -> (tempfile::TempDir, Utf8PathBuf) {
             &dir.join("component.yaml"),
             &format!(
                 "chart: {{repo: https://charts.example.org, name: app, version: 1.{i}.0}}\n\
-                 hosts: [app{i}.${{root_domain}}]\n\
+                 hosts: [\"app{i}.${{root_domain}}\"]\n\
                  route: {{service: app{i}, port: 80}}\n\
                  values:\n  image: {{repository: ghcr.io/example/app, tag: \"1.0.{i}\"}}\n  \
                  env: {{A: \"on\", B: \"12:30\", HOST: \"app{i}.${{root_domain}}\"}}\n  \
@@ -35,7 +35,7 @@ fn synthetic_repo(components: usize) -> (tempfile::TempDir, Utf8PathBuf) {
         let mut extra = String::new();
         for n in 0..3 {
             extra.push_str(&format!(
-                "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{n}}}\ndata: {{env: ${{env}}, n: \"{n}\"}}\n"
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{n}}}\ndata: {{env: \"${{env}}\", n: \"{n}\"}}\n"
             ));
         }
         write(&dir.join("extra.yaml"), &extra);

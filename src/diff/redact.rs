@@ -33,6 +33,10 @@ pub enum KeyStatus {
     Changed,
     /// The value (or its ciphertext) is the same.
     Unchanged,
+    /// Both sides are SOPS ciphertext and they differ: SOPS encrypts with a fresh IV (and, after
+    /// `rotate --rekey` or `seal --force`, a fresh data key) each time, so whether the value
+    /// changed cannot be told without decrypting.
+    Reencrypted,
 }
 
 /// One key of a Secret, as `data.<key>` or `stringData.<key>`.
@@ -71,6 +75,7 @@ impl SecretChange {
                 KeyStatus::Added,
                 KeyStatus::Removed,
                 KeyStatus::Changed,
+                KeyStatus::Reencrypted,
                 KeyStatus::Unchanged,
             ] {
                 let keys: Vec<String> = self
@@ -108,6 +113,7 @@ fn status_word(s: KeyStatus) -> &'static str {
         KeyStatus::Removed => "removed",
         KeyStatus::Changed => "changed",
         KeyStatus::Unchanged => "unchanged",
+        KeyStatus::Reencrypted => "re-encrypted (value not comparable without decrypting)",
     }
 }
 
@@ -195,6 +201,11 @@ pub(crate) fn secret_change(old: Option<&Value>, new: Option<&Value>) -> SecretC
                 (None, _) => KeyStatus::Added,
                 (_, None) => KeyStatus::Removed,
                 (Some(a), Some(b)) if a == b => KeyStatus::Unchanged,
+                (Some(Value::String(a)), Some(Value::String(b)))
+                    if a.starts_with("ENC[") && b.starts_with("ENC[") =>
+                {
+                    KeyStatus::Reencrypted
+                }
                 _ => KeyStatus::Changed,
             };
             KeyChange {
@@ -248,6 +259,20 @@ fn recipients(sops: Option<&Value>) -> BTreeSet<String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// SOPS ciphertext changes on every seal (fresh IV, maybe a fresh data key): a differing
+    /// `ENC[…]` is "re-encrypted", never claimed as a changed value.
+    #[test]
+    fn differing_sops_ciphertexts_are_reencrypted_not_changed() {
+        let old = serde_json::json!({"kind": "Secret", "stringData": {"a": "ENC[AES256_GCM,data:AA==,iv:x,tag:y,type:str]"}, "sops": {"mac": "m1"}});
+        let new = serde_json::json!({"kind": "Secret", "stringData": {"a": "ENC[AES256_GCM,data:BB==,iv:z,tag:w,type:str]"}, "sops": {"mac": "m2"}});
+        let change = secret_change(Some(&old), Some(&new));
+        assert_eq!(change.keys[0].status, KeyStatus::Reencrypted);
+        let text = change.describe(|s| format!("`{s}`"));
+        assert!(text.contains("re-encrypted (value not comparable"), "{text}");
+        assert!(!text.contains("BB=="), "{text}");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -55,6 +55,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
         })?;
         let value: Value = yaml::parse(&path, text)?;
         check_identity(&value, &path, &decl.name, &component.namespace, text)?;
+        out.warnings.extend(check_keys(&value, &path, decl, text)?);
         out.objects.push(Object {
             placement: Placement::Component {
                 layer: component.layer,
@@ -74,6 +75,69 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
 /// `secrets/<env>/<component>/<name>.sops.yaml`.
 pub fn secret_path(env: &str, component: &str, name: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(format!("secrets/{env}/{component}/{name}.sops.yaml"))
+}
+
+/// The file must hold every key the component declares (key names stay readable in SOPS files,
+/// so this needs no decryption); a key it does not declare is a warning. An empty `keys` list
+/// declares a Secret whose keys vary (one per database user, say).
+fn check_keys(
+    value: &Value,
+    path: &Utf8PathBuf,
+    decl: &crate::model::SecretDecl,
+    text: &str,
+) -> Result<Vec<Diagnostic>, Error> {
+    if decl.keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let present: std::collections::BTreeSet<&str> = ["data", "stringData"]
+        .iter()
+        .filter_map(|k| value.get(*k).and_then(Value::as_object))
+        .flat_map(|m| m.keys().map(String::as_str))
+        .collect();
+    let missing: Vec<&str> = decl
+        .keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !present.contains(k))
+        .collect();
+    let file = crate::load::SourceFile::new(path.clone(), text.to_string());
+    if !missing.is_empty() {
+        return Err(InputError::new(
+            file.locate("stringData"),
+            Some(text),
+            format!(
+                "secret `{}` has no key {} (the component declares {})",
+                decl.name,
+                missing
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                decl.keys
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_help("seal it again with every declared key (`hydrate secret seal … --force`)")
+        .into());
+    }
+    Ok(present
+        .iter()
+        .filter(|k| !decl.keys.iter().any(|d| d == *k))
+        .map(|k| {
+            Diagnostic::warning(
+                "undeclared-secret-key",
+                file.locate(&format!("stringData.{k}")),
+                format!(
+                    "secret `{}` holds key `{k}`, which the component does not declare",
+                    decl.name
+                ),
+            )
+            .with_help("add it to the component's `secrets[].keys`, or seal the secret again without it")
+        })
+        .collect())
 }
 
 /// The file must be the Secret it is declared as, in the component's namespace.

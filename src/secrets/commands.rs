@@ -229,11 +229,22 @@ fn write_identity(path: &Utf8Path, text: &str) -> Result<(), SecretsError> {
 // seal
 // ---------------------------------------------------------------------------------------------
 
-/// The namespace of `component` in environment `env`, when the repository resolves.
-fn component_namespace(root: &Utf8Path, env: &str, component: &str) -> Option<String> {
-    let inputs = crate::load::load(root).ok()?;
-    let model = crate::model::resolve(&inputs, env).ok()?;
-    model.component(component).map(|c| c.namespace.clone())
+/// The namespace of `component` in environment `env`. `None` when the repository's inputs do not
+/// resolve (a secrets-only checkout); an error when they do and the component is not there.
+fn component_namespace(root: &Utf8Path, env: &str, component: &str) -> Result<Option<String>, SecretsError> {
+    let Ok(inputs) = crate::load::load(root) else {
+        return Ok(None);
+    };
+    let Ok(model) = crate::model::resolve(&inputs, env) else {
+        return Ok(None);
+    };
+    match model.component(component) {
+        Some(c) => Ok(Some(c.namespace.clone())),
+        None => Err(SecretsError::UnknownComponent {
+            env: env.to_owned(),
+            component: component.to_owned(),
+        }),
+    }
 }
 
 /// The repo-relative path of a sealed secret.
@@ -250,10 +261,10 @@ fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Resu
         check_dns_label("namespace", ns)?;
     }
     // `hydrate build` copies the file into the component's folder and requires its namespace.
-    let namespace = args
-        .namespace
-        .clone()
-        .or_else(|| component_namespace(root, &args.env, &args.component));
+    let namespace = match &args.namespace {
+        Some(ns) => Some(ns.clone()),
+        None => component_namespace(root, &args.env, &args.component)?,
+    };
     let rel = secret_path(&args.env, &args.component, &args.name);
     let target = root.join(&rel);
     if target.exists() && !args.force {
@@ -731,8 +742,10 @@ fn verify_cmd(root: &Utf8Path, args: &VerifyArgs, session: &mut Session<'_>) -> 
         say(session.stdout, &format!("{finding}\n"));
     }
     let checked = files.iter().filter(|f| !is_ignorable(&f.rel)).count();
-    let mode = if identity.is_some() {
-        "decrypted in memory, MAC checked"
+    let mode = if identity.is_some() && findings.is_empty() {
+        "each decrypted in memory, MAC checked"
+    } else if identity.is_some() {
+        "decryption attempted in memory; files with findings were not verified"
     } else {
         "not decrypted: set `SOPS_AGE_KEY_FILE` to also check decryption and MAC"
     };

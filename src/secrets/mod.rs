@@ -61,6 +61,19 @@ pub enum SecretsError {
     )]
     NoPolicy,
 
+    /// `seal` names a component the environment does not have (so no namespace is known).
+    #[error("environment `{env}` has no enabled component `{component}`")]
+    #[diagnostic(
+        code(hydrate::secrets::unknown_component),
+        help("name a component of `hydrate envs`, or pass `--namespace` to seal a Secret outside one")
+    )]
+    UnknownComponent {
+        /// The environment.
+        env: String,
+        /// The component named.
+        component: String,
+    },
+
     /// `.sops.yaml` is invalid or has no usable rule.
     #[error("`{file}`{}: {message}", position(*line, *column))]
     #[diagnostic(code(hydrate::secrets::policy), help("{help}"))]

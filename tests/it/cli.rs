@@ -192,3 +192,32 @@ fn yaml_syntax_error_says_what_to_fix() {
     assert!(stderr.contains("apps/shop/component.yaml:2:9"), "{stderr}");
     assert!(stderr.contains("help: fix the YAML at this position"), "{stderr}");
 }
+
+#[test]
+fn sealed_secret_must_hold_the_declared_keys() {
+    let (_tmp, root) = copy_case("basic");
+    // `shop-db` declares `password`; seal it with another key.
+    let out = hydrate(
+        &root,
+        &["secret", "seal", "prod", "shop", "shop-db", "user=x", "--force"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
+    let out = hydrate(&root, &["build", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("secret `shop-db` has no key `password`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn seal_refuses_an_unknown_component() {
+    let (_tmp, root) = copy_case("basic");
+    let out = hydrate(&root, &["secret", "seal", "prod", "nosuch", "x", "a=b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("environment `prod` has no enabled component `nosuch`")
+    );
+    assert!(!root.join("secrets/prod/nosuch").exists());
+}
