@@ -18,6 +18,10 @@ fn synthetic_repo(components: usize) -> (tempfile::TempDir, Utf8PathBuf) {
         &root.join("environments/prod.yaml"),
         "root_domain: example.org\ncluster: {provider: doks}\n",
     );
+    write(
+        &root.join("platform/traefik/component.yaml"),
+        "generator: traefik\nchart: {repo: https://traefik.github.io/charts, name: traefik, version: 41.7.0}\n",
+    );
     for i in 0..components {
         let dir = root.join(format!("apps/app{i:04}"));
         write(
@@ -65,7 +69,12 @@ fn main() {
             time(
                 &format!("compile {components} components, {n} thread(s)"),
                 5,
-                || pool.install(|| hydrate::compile(&inputs, "prod").unwrap()),
+                || {
+                    pool.install(|| {
+                        hydrate::compile(&inputs, "prod")
+                            .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+                    })
+                },
             );
         }
     }
