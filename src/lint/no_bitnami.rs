@@ -145,7 +145,9 @@ pub fn bitnami_subcharts(component: &Component) -> Vec<String> {
 /// The HelmRelease rendered from the component's chart, if any.
 fn release_of<'a>(ctx: &Ctx<'a>, component: &Component) -> Option<&'a Object> {
     ctx.objects.iter().find(|o| {
-        o.kind() == "HelmRelease" && ctx.chart_object_of(o).is_some_and(|c| c.name == component.name)
+        o.kind() == "HelmRelease"
+            && matches!(&o.placement, crate::render::Placement::Component { component: c, .. } if *c == component.name)
+            && ctx.chart_object_of(o).is_some_and(|c| c.name == component.name)
     })
 }
 

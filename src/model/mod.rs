@@ -25,6 +25,8 @@ pub struct Model {
     pub env: Env,
     /// Enabled components, in (layer, name) order.
     pub components: Vec<Component>,
+    /// Component name → index in `components` (lookups are hot in the render and lint stages).
+    pub by_name: BTreeMap<String, usize>,
     /// `secrets/<env>/**` of this environment: repo-relative path → bytes.
     pub secrets: BTreeMap<Utf8PathBuf, Vec<u8>>,
     /// `hydrate.lock` (empty when absent): exact versions and digests of chart constraints.
@@ -94,7 +96,7 @@ pub struct ValueSource {
 impl Model {
     /// The component named `name`, if enabled.
     pub fn component(&self, name: &str) -> Option<&Component> {
-        self.components.iter().find(|c| c.name == name)
+        self.by_name.get(name).map(|&i| &self.components[i])
     }
 
     /// The input file at repo-relative `path` (the environment's or a component's).

@@ -66,9 +66,15 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
         Some(file) => crate::lock::parse_lock(&file.text)?,
         None => crate::lock::Lock::default(),
     };
+    let by_name = components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), i))
+        .collect();
     Ok(Model {
         env,
         components,
+        by_name,
         secrets,
         lock,
         sops_policy: inputs.sops_policy.clone(),
