@@ -2,4 +2,5 @@
 //!
 //! The pipeline reads top to bottom: load → resolve → render → lint → write / diff.
 
+pub mod jsonnet;
 pub mod output;

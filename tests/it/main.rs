@@ -1,0 +1,2 @@
+mod jsonnet;
+mod network_policies;
