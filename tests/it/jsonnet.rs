@@ -164,6 +164,25 @@ fn an_error_in_a_library_shows_both_files() {
 }
 
 #[test]
+fn a_syntax_error_in_a_library_names_the_library() {
+    let err = eval_err("errors/lib-syntax.jsonnet");
+    assert!(matches!(err, JsonnetError::Syntax(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("`lib/hydrate-test/broken.libsonnet:3:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn importstr_of_an_absolute_path_is_refused() {
+    let text = eval_err("errors/absolute.jsonnet").to_string();
+    assert!(text.starts_with("`errors/absolute.jsonnet:2:"), "{text}");
+    assert!(text.contains("absolute path"), "{text}");
+    assert!(!text.contains("root:"), "nothing of the file leaks: {text}");
+}
+
+#[test]
 fn a_missing_import_lists_where_it_looked() {
     let text = eval_err("errors/missing-import.jsonnet").to_string();
     assert!(
@@ -226,7 +245,9 @@ fn a_missing_entry_file_is_an_error() {
     );
 }
 
-const ALL: [&str; 14] = [
+const ALL: [&str; 16] = [
+    "errors/lib-syntax.jsonnet",
+    "errors/absolute.jsonnet",
     "apps/single/main.jsonnet",
     "apps/array/main.jsonnet",
     "apps/named/main.jsonnet",
