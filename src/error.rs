@@ -221,6 +221,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(Box<crate::lock::LockError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Jsonnet(Box<crate::jsonnet::JsonnetError>),
     #[error("{} errors", .0.len())]
     #[diagnostic(code(hydrate::errors))]
     Many(#[related] Vec<Error>),
@@ -252,6 +255,7 @@ macro_rules! boxed_from {
 }
 use crate::diff::DiffError;
 use crate::git::GitError;
+use crate::jsonnet::JsonnetError;
 use crate::lock::LockError;
 use crate::secrets::SecretsError;
-boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets, LockError => Lock);
+boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets, LockError => Lock, JsonnetError => Jsonnet);

@@ -12,6 +12,7 @@ pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod git;
+pub mod jsonnet;
 pub mod lint;
 pub mod load;
 pub mod lock;

@@ -451,10 +451,22 @@ pub struct Dkim {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
-    /// Ports the component serves (reached from Traefik when it has hosts).
-    #[serde(default)]
+    /// Ports the component's pods listen on (reached from Traefik when it has hosts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<u16>,
+    /// The ports Traefik reaches, when not all of `ports`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_ports: Vec<u16>,
     /// Components it connects to (e.g. `postgres`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uses: Vec<String>,
+    /// Labels that select its pods (default: every pod of its namespace).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub pod_labels: IndexMap<String, String>,
+    /// Ports open to any client (the ingress controller's entry points).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_ports: Vec<u16>,
+    /// Ports it may reach on any address (external APIs, ACME, S3, SMTP).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress_world_ports: Vec<u16>,
 }

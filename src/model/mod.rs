@@ -22,6 +22,8 @@ use crate::load::{Origin, SourceFile};
 /// One environment, resolved: the input of the render stage.
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// The repository root as given (Jsonnet imports resolve under it).
+    pub root: Utf8PathBuf,
     pub env: Env,
     /// Enabled components, in (layer, name) order.
     pub components: Vec<Component>,

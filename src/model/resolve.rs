@@ -72,6 +72,7 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
         .map(|(i, c)| (c.name.clone(), i))
         .collect();
     Ok(Model {
+        root: inputs.root.clone(),
         env,
         components,
         by_name,

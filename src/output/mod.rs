@@ -5,7 +5,8 @@
 //! flux/kustomization-<layer>.yaml          one Flux Kustomization per non-empty layer
 //! <layer>/kustomization.yaml               lists its component folders
 //! <layer>/<component>/kustomization.yaml   lists the files beside it
-//! <layer>/<component>/<kind>-<name>.yaml   one object per file
+//! <layer>/<component>/<kind>-<name>.yaml   one object per file (`<kind>-<namespace>-<name>.yaml`
+//!                                          when one folder holds it in several namespaces)
 //! ```
 //!
 //! Only `write.rs` touches the disk.
@@ -40,9 +41,27 @@ pub fn layout(env_file: &Utf8Path, objects: &[Object]) -> Result<Tree, OutputErr
     let mut tree = Tree::new();
     let mut owners: BTreeMap<Utf8PathBuf, String> = BTreeMap::new();
     let mut folders: BTreeMap<Utf8PathBuf, (Vec<String>, Vec<Utf8PathBuf>)> = BTreeMap::new();
+    // Objects of one folder that share kind and name (a policy written into several namespaces)
+    // get the namespace in their file name: `<kind>-<namespace>-<name>.yaml`.
+    let mut seen: BTreeMap<(Utf8PathBuf, String), usize> = BTreeMap::new();
+    for object in objects {
+        *seen
+            .entry((folder(&object.placement), object.file_name()))
+            .or_default() += 1;
+    }
     for object in objects {
         let dir = folder(&object.placement);
-        let name = object.file_name();
+        let mut name = object.file_name();
+        if seen[&(dir.clone(), name.clone())] > 1
+            && object.verbatim.is_none()
+            && let Some(ns) = object.namespace()
+        {
+            name = format!(
+                "{}-{ns}-{}.yaml",
+                object.kind().to_ascii_lowercase(),
+                object.name()
+            );
+        }
         let path = dir.join(&name);
         if let Some(first) = owners.insert(path.clone(), object.id()) {
             return Err(OutputError::Duplicate {

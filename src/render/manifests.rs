@@ -114,7 +114,8 @@ const CLUSTER_SCOPED: &[&str] = &[
     "MutatingWebhookConfiguration",
 ];
 
-fn set_namespace(doc: &mut Value, namespace: &str) {
+/// Gives a namespaced object without `metadata.namespace` the component's namespace.
+pub fn set_namespace(doc: &mut Value, namespace: &str) {
     let kind = doc["kind"].as_str().unwrap_or("");
     if CLUSTER_SCOPED.contains(&kind) {
         return;

@@ -8,6 +8,7 @@ pub mod database;
 pub mod external_dns;
 pub mod flux;
 pub mod helm;
+pub mod jsonnet;
 pub mod manifests;
 pub mod mariadb;
 pub mod minio;
@@ -58,6 +59,7 @@ const GENERATORS: &[Generator] = &[
     namespace::render,
     helm::render,
     manifests::render,
+    jsonnet::render,
     secrets::render,
     velero::render,
     minio::render,

@@ -13,7 +13,7 @@ use crate::support::{copy_dir, kubectl, repo_root, write_tree};
 fn repo_copy(edit: impl FnOnce(&Utf8Path)) -> (tempfile::TempDir, Utf8PathBuf) {
     let tmp = tempfile::tempdir().expect("a temp dir");
     let root = Utf8PathBuf::from_path_buf(tmp.path().join("repo")).expect("UTF-8 temp path");
-    for dir in ["environments", "platform", "apps", "secrets"] {
+    for dir in ["environments", "platform", "apps", "secrets", "lib", "vendor"] {
         let src = repo_root().join(dir);
         if src.is_dir() {
             copy_dir(src.as_std_path(), root.join(dir).as_std_path(), &[]);

@@ -370,7 +370,7 @@ fn plaintext_secret() {
                 expect: &[],
             },
         ],
-        &["sops-verify"],
+        &["sops-verify", "undeclared-secret-key"],
     );
 }
 

@@ -1,0 +1,4 @@
+// Reaches above the repository root.
+local outside = import '../../x.libsonnet';
+
+outside

@@ -1,0 +1,3 @@
+local nothing = import 'no/such.libsonnet';
+
+nothing

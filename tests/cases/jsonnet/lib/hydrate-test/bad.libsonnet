@@ -1,0 +1,5 @@
+{
+  explode(when)::
+    assert when == 'later' : 'explode() called too early: ' + when;
+    {},
+}

@@ -1,0 +1,4 @@
+// A syntax error inside a library.
+{
+  broken:: function(x) x +,
+}
