@@ -3,7 +3,10 @@
 //! Everything `jrsonnet` hands out is `!Send`; only `serde_json` values and [`JsonnetError`]s leave
 //! this file.
 
-#[allow(clippy::disallowed_types, reason = "jrsonnet's `apply_tla` takes a HashMap; see `call`")]
+#[allow(
+    clippy::disallowed_types,
+    reason = "jrsonnet's `apply_tla` takes a HashMap; see `call`"
+)]
 use std::collections::HashMap;
 use std::path::PathBuf;
 

@@ -221,3 +221,19 @@ fn seal_refuses_an_unknown_component() {
     );
     assert!(!root.join("secrets/prod/nosuch").exists());
 }
+
+#[test]
+fn jsonnet_errors_name_the_file_line_and_column_through_the_build() {
+    let (_tmp, root) = copy_case("basic");
+    fs_err::write(
+        root.join("apps/blog/main.jsonnet"),
+        "local x = 1;\n{ a: error 'boom ' + x }\n",
+    )
+    .unwrap();
+    let out = hydrate(&root, &["build", "prod"]);
+    assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apps/blog/main.jsonnet:2:"), "{stderr}");
+    assert!(stderr.contains("boom 1"), "{stderr}");
+    assert!(!root.join("out").exists(), "nothing written");
+}

@@ -30,3 +30,18 @@ fn library_compile_is_the_same_in_any_pool() {
     };
     assert_eq!(in_pool(1), in_pool(8));
 }
+
+#[test]
+fn jsonnet_components_render_the_same_in_any_pool() {
+    let root = crate::support::case("jsonnet");
+    let in_pool = |n: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+            .install(|| crate::support::compile(&root, "prod").tree)
+    };
+    let one = in_pool(1);
+    assert_eq!(one, in_pool(4));
+    assert_eq!(one, in_pool(4), "a second run");
+}

@@ -51,3 +51,13 @@ fn committed_out_is_fresh() {
         );
     }
 }
+
+/// A project of Jsonnet components (each return shape; imports beside the file, from `lib/` and
+/// from `vendor/`), compiled end to end.
+#[test]
+fn jsonnet_project_trees() {
+    for env in ["dev", "prod"] {
+        let compiled = compile(&case("jsonnet"), env);
+        insta::assert_snapshot!(format!("jsonnet_{env}"), tree_text(&compiled.tree));
+    }
+}

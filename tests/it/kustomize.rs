@@ -51,3 +51,8 @@ fn repository_envs_and_layers_kustomize() {
 fn fixture_envs_and_layers_kustomize() {
     kustomize_all(&case("basic"));
 }
+
+#[test]
+fn jsonnet_fixture_envs_and_layers_kustomize() {
+    kustomize_all(&case("jsonnet"));
+}

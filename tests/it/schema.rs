@@ -150,6 +150,11 @@ fn fixture_objects_validate() {
 }
 
 #[test]
+fn jsonnet_fixture_objects_validate() {
+    validate_repo(&case("jsonnet"));
+}
+
+#[test]
 fn a_broken_object_is_rejected() {
     let Some(mut schemas) = Schemas::open() else {
         eprintln!("skipped: ../shared/schemas not found");

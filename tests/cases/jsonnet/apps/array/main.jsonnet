@@ -9,6 +9,6 @@ local components = std.extVar('components');
   for c in components
   if std.length(c.hosts) > 0
 ] + [
-  if std.extVar('features').debug then kube.configMap('debug', 'apps', { domain: domain }),
+  if std.get(std.extVar('features'), 'debug', false) then kube.configMap('debug', 'apps', { domain: domain }),
   kube.service('array', 'apps', 8080),
 ]
