@@ -17,6 +17,7 @@ pub mod yaml;
 use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use rayon::prelude::*;
 use serde_json::json;
 
 use crate::error::OutputError;
@@ -49,7 +50,16 @@ pub fn layout(env_file: &Utf8Path, objects: &[Object]) -> Result<Tree, OutputErr
             .entry((folder(&object.placement), object.file_name()))
             .or_default() += 1;
     }
-    for object in objects {
+    // Serializing is the costly part: done in parallel, collected in object order.
+    let bytes: Vec<Result<Vec<u8>, OutputError>> = objects
+        .par_iter()
+        .map(|object| match &object.verbatim {
+            Some(v) => Ok(v.bytes.clone()),
+            None => yaml::object_file(&object.sources, &object.value),
+        })
+        .collect();
+    for (object, bytes) in objects.iter().zip(bytes) {
+        let bytes = bytes?;
         let dir = folder(&object.placement);
         let mut name = object.file_name();
         if seen[&(dir.clone(), name.clone())] > 1
@@ -70,10 +80,6 @@ pub fn layout(env_file: &Utf8Path, objects: &[Object]) -> Result<Tree, OutputErr
                 second: object.id(),
             });
         }
-        let bytes = match &object.verbatim {
-            Some(v) => v.bytes.clone(),
-            None => yaml::object_file(&object.sources, &object.value)?,
-        };
         tree.insert(path, bytes);
         let entry = folders.entry(dir).or_default();
         entry.0.push(name);

@@ -93,7 +93,7 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
         return Err(err);
     }
     rendered.objects.extend(flux::render(model, &rendered.objects));
-    rendered.objects.sort_by(Object::order);
+    rendered.objects.sort_by_cached_key(Object::order_key);
     Ok(rendered)
 }
 

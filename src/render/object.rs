@@ -84,22 +84,20 @@ impl Object {
         }
     }
 
+    /// The key of [`Object::order`], computed once per object when sorting many.
+    pub fn order_key(&self) -> (Placement, usize, String, Option<String>, String) {
+        (
+            self.placement.clone(),
+            kind_rank(self.kind()),
+            self.kind().to_string(),
+            self.namespace().map(str::to_string),
+            self.name().to_string(),
+        )
+    }
+
     /// Output order: placement, then kind (dependencies first), namespace, name.
     pub fn order(a: &Object, b: &Object) -> Ordering {
-        (
-            &a.placement,
-            kind_rank(a.kind()),
-            a.kind(),
-            a.namespace(),
-            a.name(),
-        )
-            .cmp(&(
-                &b.placement,
-                kind_rank(b.kind()),
-                b.kind(),
-                b.namespace(),
-                b.name(),
-            ))
+        a.order_key().cmp(&b.order_key())
     }
 }
 
