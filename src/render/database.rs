@@ -341,6 +341,50 @@ pub fn short_hash(value: &Value) -> String {
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// What differs between the two engines' generators; everything else is [`render`].
+pub struct EngineDef {
+    pub names: EngineNames,
+    /// The Service name (and the StatefulSet's), e.g. `postgres`.
+    pub service: &'static str,
+    pub port: u16,
+    pub pod: fn(&DatabaseValues) -> Pod,
+    pub init_container: fn(&Component, &DatabaseValues, &[Request]) -> serde_json::Value,
+}
+
+/// The objects of a database engine component: Services, StatefulSet and, when components ask for
+/// databases, the init Job. Every component is checked for a request to this engine.
+pub fn render(model: &Model, component: &Component, def: &EngineDef) -> Result<super::Output, Error> {
+    use super::Object;
+    use super::require::{declared_secret, values};
+    check_request(model, component, def.names)?;
+    if component.spec.generator != Some(def.names.generator) {
+        return Ok(super::Output::default());
+    }
+    declared_secret(component, def.names.admin_secret, &["password"])?;
+    let values: DatabaseValues = values(model, component)?;
+    let requests = requests(model, def.names.engine)?;
+    let users = users(&requests);
+    if !users.is_empty() {
+        declared_secret(component, def.names.app_secret, &users)?;
+        check_app_secret_keys(model, component, def.names.app_secret, &users)?;
+    }
+    let own = vec![component.file.path.clone(), model.env.file.path.clone()];
+    let mut objects: Vec<Object> = [
+        headless_service(component, def.service, def.port),
+        service(component, def.service, def.port),
+        stateful_set(model, component, &values, (def.pod)(&values)),
+    ]
+    .into_iter()
+    .map(|v| Object::new(component.layer, &component.name, own.clone(), v))
+    .collect();
+    if !requests.is_empty() {
+        let job = init_job(component, (def.init_container)(component, &values, &requests));
+        let sources = job_sources(model, component, def.names.engine);
+        objects.push(Object::new(component.layer, &component.name, sources, job));
+    }
+    Ok(super::Output::objects(objects))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,8 @@
 
 use serde_json::{Value, json};
 
+use super::Output;
 use super::database::{self, DUMP_DIR, DatabaseValues, EngineNames, Pod, Request, password_var, secret_env};
-use super::require::{declared_secret, values};
-use super::{Object, Output};
 use crate::error::Error;
 use crate::model::{Component, Engine, Generator, Model};
 
@@ -28,33 +27,17 @@ const DATA_DIR: &str = "/var/lib/postgresql";
 const UID: u32 = 999;
 
 pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
-    database::check_request(model, component, NAMES)?;
-    if component.spec.generator != Some(Generator::Postgres) {
-        return Ok(Output::default());
-    }
-    declared_secret(component, NAMES.admin_secret, &["password"])?;
-    let values: DatabaseValues = values(model, component)?;
-    let requests = database::requests(model, Engine::Postgres)?;
-    let users = database::users(&requests);
-    if !users.is_empty() {
-        declared_secret(component, NAMES.app_secret, &users)?;
-        database::check_app_secret_keys(model, component, NAMES.app_secret, &users)?;
-    }
-    let own = vec![component.file.path.clone(), model.env.file.path.clone()];
-    let mut objects: Vec<Object> = [
-        database::headless_service(component, "postgres", PORT),
-        database::service(component, "postgres", PORT),
-        database::stateful_set(model, component, &values, pod(&values)),
-    ]
-    .into_iter()
-    .map(|v| Object::new(component.layer, &component.name, own.clone(), v))
-    .collect();
-    if !requests.is_empty() {
-        let job = database::init_job(component, init_container(component, &values, &requests));
-        let sources = database::job_sources(model, component, Engine::Postgres);
-        objects.push(Object::new(component.layer, &component.name, sources, job));
-    }
-    Ok(Output::objects(objects))
+    database::render(
+        model,
+        component,
+        &database::EngineDef {
+            names: NAMES,
+            service: "postgres",
+            port: PORT,
+            pod,
+            init_container,
+        },
+    )
 }
 
 fn pod(values: &DatabaseValues) -> Pod {
