@@ -130,6 +130,17 @@ impl Model {
     }
 }
 
+/// A DNS-1123 label: component names, namespaces, each label of a host.
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 /// `a.b` + `c` → `a.b.c`; `a` + `[0].x` → `a[0].x`.
 pub fn join_path(prefix: &str, path: &str) -> String {
     match (prefix.is_empty(), path.is_empty()) {

@@ -444,7 +444,7 @@ fn interpolation_error(e: InterpolateError, file: &SourceFile) -> Error {
 
 /// A DNS-1123 label (namespaces, component names).
 fn check_label(name: &str, file: &SourceFile, path: &str) -> Result<(), InputError> {
-    if is_label(name) {
+    if super::is_dns_label(name) {
         return Ok(());
     }
     let at = if path.is_empty() {
@@ -459,19 +459,9 @@ fn check_label(name: &str, file: &SourceFile, path: &str) -> Result<(), InputErr
     )
 }
 
-fn is_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 /// A lowercase DNS name made of labels (a host or the root domain).
 fn check_dns_name(name: &str, file: &SourceFile, path: &str) -> Result<(), InputError> {
-    if name.len() <= 253 && name.split('.').all(is_label) {
+    if name.len() <= 253 && name.split('.').all(super::is_dns_label) {
         return Ok(());
     }
     Err(InputError::new(

@@ -564,16 +564,6 @@ fn is_label_value(value: &str) -> bool {
         && value.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric())
 }
 
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 fn check_env(model: &Model, component: &Component, w: &Workload, add: &mut Add) {
     for (name, value) in &w.env {
         let path = format!("workload.env.{name}");
@@ -656,7 +646,7 @@ fn check_volumes(model: &Model, component: &Component, w: &Workload, add: &mut A
     let mut paths = BTreeSet::new();
     for (i, v) in w.volumes.iter().enumerate() {
         let at = |key: &str| format!("workload.volumes[{i}].{key}");
-        if !is_dns_label(&v.name) {
+        if !crate::model::is_dns_label(&v.name) {
             add(
                 at("name"),
                 format!("`{}` is not a valid volume name", v.name),
@@ -747,7 +737,7 @@ fn check_volumes(model: &Model, component: &Component, w: &Workload, add: &mut A
 }
 
 fn is_dns_subdomain(name: &str) -> bool {
-    name.len() <= 253 && name.split('.').all(is_dns_label)
+    name.len() <= 253 && name.split('.').all(crate::model::is_dns_label)
 }
 
 /// A Kubernetes quantity: a decimal number and an optional suffix (`Ki`…`Ei`, `m`, `k`…`E`, `e3`).
