@@ -7,7 +7,7 @@ use hydrate::Compiled;
 use serde_json::{Value, json};
 
 use crate::schema::Schemas;
-use crate::support::{case, compile, copy_case, kubectl, write_tree};
+use crate::support::{case, compile, compile_error, copy_case, kubectl, write_tree};
 
 /// The object `kind/name` of `compiled`.
 fn object<'a>(compiled: &'a Compiled, kind: &str, name: &str) -> &'a Value {
@@ -59,21 +59,6 @@ fn write(root: &Utf8Path, rel: &str, text: &str) {
     let path = root.join(rel);
     fs_err::create_dir_all(path.parent().expect("a parent")).expect("create dir");
     fs_err::write(path, text).expect("write");
-}
-
-/// The rendered error of compiling `env`, which must fail.
-fn compile_error(root: &Utf8Path, env: &str) -> String {
-    match hydrate::compile_env(root, env) {
-        Ok(_) => panic!("compiling {env} should fail"),
-        Err(e) => {
-            let mut text = String::new();
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .with_width(10_000)
-                .render_report(&mut text, &e)
-                .expect("renders");
-            text
-        }
-    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use hydrate::render::Object;
 use serde_json::Value;
 
 use crate::schema::Schemas;
-use crate::support::{copy_dir, kubectl, repo_root, write_tree};
+use crate::support::{compile_error, copy_dir, kubectl, repo_root, write_tree};
 
 /// A copy of the repository's inputs (no `out/`, no `target/`), with `edit` applied to its files.
 fn repo_copy(edit: impl FnOnce(&Utf8Path)) -> (tempfile::TempDir, Utf8PathBuf) {
@@ -59,22 +59,6 @@ fn add_stand_in_secrets(root: &Utf8Path) {
 
 fn compile(root: &Utf8Path, env: &str) -> hydrate::Compiled {
     hydrate::compile_env(root, env).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
-}
-
-/// The error text of a failed compile.
-fn compile_error(root: &Utf8Path, env: &str) -> String {
-    match hydrate::compile_env(root, env) {
-        Ok(_) => panic!("`{env}` compiled but should fail"),
-        // The whole report: several errors come as related diagnostics.
-        Err(e) => {
-            let mut text = String::new();
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .with_width(10_000)
-                .render_report(&mut text, &e)
-                .expect("renders");
-            text
-        }
-    }
 }
 
 fn find<'a>(compiled: &'a hydrate::Compiled, kind: &str, name: &str) -> &'a Object {

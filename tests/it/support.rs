@@ -130,3 +130,19 @@ pub fn env_names(root: &Utf8Path) -> Vec<String> {
         .expect("the repository loads")
         .env_names()
 }
+
+/// The whole rendered error report of compiling `env`, which must fail (related errors included,
+/// no line wrapping).
+pub fn compile_error(root: &Utf8Path, env: &str) -> String {
+    match hydrate::compile_env(root, env) {
+        Ok(_) => panic!("compiling `{env}` should fail"),
+        Err(e) => {
+            let mut text = String::new();
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(10_000)
+                .render_report(&mut text, &e)
+                .expect("renders");
+            text
+        }
+    }
+}
