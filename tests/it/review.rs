@@ -120,7 +120,7 @@ fn envs(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-/// A render function that hands out fixed trees, as the lead's `compile` would.
+/// A render function that hands out fixed trees, as `hydrate::compile` would.
 fn renderer(trees: Vec<(&'static str, Tree)>) -> impl FnMut(&str) -> Result<Tree, DiffError> {
     move |env| {
         Ok(trees
