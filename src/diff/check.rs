@@ -169,12 +169,7 @@ pub fn run<E: From<DiffError>>(
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> Tree {
-        files
-            .iter()
-            .map(|(p, t)| (Utf8PathBuf::from(*p), t.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::output::tree_of as tree;
 
     #[test]
     fn stale_missing_and_extra_are_listed() {

@@ -576,12 +576,7 @@ pub fn run<E: From<DiffError>>(
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> Tree {
-        files
-            .iter()
-            .map(|(p, t)| (Utf8PathBuf::from(*p), t.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::output::tree_of as tree;
 
     const CM: &str = "# Source: apps/a/component.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: apps\ndata:\n  k: v1\n";
 

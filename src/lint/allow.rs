@@ -13,6 +13,7 @@
 //! An entry without a reason allows nothing; an entry that covers nothing is an `unused-allow`
 //! warning, so stale exceptions do not pile up.
 
+use crate::load::SourceFile;
 use camino::Utf8PathBuf;
 
 use super::{Ctx, Finding, RULES};
@@ -61,40 +62,35 @@ pub fn apply(ctx: &Ctx<'_>, findings: Vec<Finding>) -> Vec<Diagnostic> {
 
 fn entries<'a>(ctx: &Ctx<'a>) -> Vec<Entry<'a>> {
     let env = &ctx.model.env;
-    let mut entries: Vec<Entry<'a>> = env
-        .spec
-        .lint
-        .allow
+    let mut entries = entries_of(&env.file, &env.spec.lint.allow, None);
+    for c in &ctx.model.components {
+        entries.extend(entries_of(
+            &c.file,
+            &c.spec.lint.allow,
+            Some((c.name.as_str(), &c.dir)),
+        ));
+    }
+    entries
+}
+
+/// The entries of one file's `lint.allow`; `owner` is the component (name, folder) they belong to.
+fn entries_of<'a>(
+    file: &SourceFile,
+    allows: &'a [Allow],
+    owner: Option<(&'a str, &Utf8PathBuf)>,
+) -> Vec<Entry<'a>> {
+    allows
         .iter()
         .enumerate()
         .map(|(i, allow)| Entry {
             allow,
-            at: env.file.locate(&format!("lint.allow[{i}]")),
+            at: file.locate(&format!("lint.allow[{i}]")),
             yaml_path: format!("lint.allow[{i}]"),
-            component: None,
-            dir: None,
+            component: owner.map(|(name, _)| name),
+            dir: owner.map(|(_, dir)| dir.clone()),
             used: false,
         })
-        .collect();
-    for component in &ctx.model.components {
-        entries.extend(
-            component
-                .spec
-                .lint
-                .allow
-                .iter()
-                .enumerate()
-                .map(|(i, allow)| Entry {
-                    allow,
-                    at: component.file.locate(&format!("lint.allow[{i}]")),
-                    yaml_path: format!("lint.allow[{i}]"),
-                    component: Some(component.name.as_str()),
-                    dir: Some(component.dir.clone()),
-                    used: false,
-                }),
-        );
-    }
-    entries
+        .collect()
 }
 
 /// True when `entry` has a reason, names the finding's rule, is in scope, and its path covers one

@@ -123,3 +123,12 @@ fn kustomization(sources: &[Utf8PathBuf], resources: &[String]) -> Result<Vec<u8
     });
     yaml::object_file(sources, &value)
 }
+
+/// A tree from `(path, text)` pairs, for unit tests.
+#[cfg(test)]
+pub(crate) fn tree_of(files: &[(&str, &str)]) -> Tree {
+    files
+        .iter()
+        .map(|(p, t)| (Utf8PathBuf::from(*p), t.as_bytes().to_vec()))
+        .collect()
+}

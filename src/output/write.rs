@@ -79,12 +79,7 @@ fn swap_in(staging: tempfile::TempDir, target: &Utf8Path, out_root: &Utf8Path) -
 mod tests {
     use super::*;
 
-    fn tree(files: &[(&str, &str)]) -> Tree {
-        files
-            .iter()
-            .map(|(p, b)| (Utf8PathBuf::from(*p), b.as_bytes().to_vec()))
-            .collect()
-    }
+    use crate::output::tree_of as tree;
 
     #[test]
     fn swaps_the_whole_tree_and_removes_stale_files() {

@@ -1,7 +1,5 @@
 //! The unit of output: one Kubernetes object, where it goes, and the inputs it came from.
 
-use std::cmp::Ordering;
-
 use camino::Utf8PathBuf;
 use serde_json::Value;
 
@@ -84,7 +82,8 @@ impl Object {
         }
     }
 
-    /// The key of [`Object::order`], computed once per object when sorting many.
+    /// Output order: placement, then kind (dependencies first), namespace, name (a key, so that
+    /// sorting computes it once per object).
     pub fn order_key(&self) -> (Placement, usize, String, Option<String>, String) {
         (
             self.placement.clone(),
@@ -93,11 +92,6 @@ impl Object {
             self.namespace().map(str::to_string),
             self.name().to_string(),
         )
-    }
-
-    /// Output order: placement, then kind (dependencies first), namespace, name.
-    pub fn order(a: &Object, b: &Object) -> Ordering {
-        a.order_key().cmp(&b.order_key())
     }
 }
 

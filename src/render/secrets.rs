@@ -100,6 +100,14 @@ fn check_keys(
         .map(String::as_str)
         .filter(|k| !present.contains(k))
         .collect();
+    let extra: Vec<&str> = present
+        .iter()
+        .copied()
+        .filter(|k| !decl.keys.iter().any(|d| d == k))
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(Vec::new()); // the usual case: no span index needed
+    }
     let file = crate::load::SourceFile::new(path.clone(), text.to_string());
     if !missing.is_empty() {
         return Err(InputError::new(
@@ -123,9 +131,8 @@ fn check_keys(
         .with_help("seal it again with every declared key (`hydrate secret seal … --force`)")
         .into());
     }
-    Ok(present
+    Ok(extra
         .iter()
-        .filter(|k| !decl.keys.iter().any(|d| d == *k))
         .map(|k| {
             Diagnostic::warning(
                 "undeclared-secret-key",

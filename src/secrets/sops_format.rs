@@ -808,27 +808,8 @@ fn emit_seq_item(out: &mut String, indent: usize, node: &Node) {
                 }
             }
         }
-        Value::Seq(items) if !items.is_empty() => {
-            out.push('\n');
-            for item in items {
-                emit_seq_item(out, indent + 2, item);
-            }
-        }
-        Value::Str(s) if literal_block_ok(s) => {
-            out.push_str(" |\n");
-            for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
-                if !line.is_empty() {
-                    pad(out, indent + 2);
-                    out.push_str(line);
-                }
-                out.push('\n');
-            }
-        }
-        _ => {
-            out.push(' ');
-            out.push_str(&inline_value(node));
-            out.push('\n');
-        }
+        // Anything else follows the dash as it would follow `key:`.
+        _ => emit_value_after_key(out, indent, node),
     }
 }
 

@@ -18,30 +18,24 @@ fn one_and_four_threads_and_a_second_run_give_identical_trees() {
     assert_eq!(first, read_tree(&root_a.join("out")), "a second run differs");
 }
 
+/// The `prod` tree of fixture `case`, compiled in a pool of `threads` threads.
+fn tree_in_pool(case: &str, threads: usize) -> hydrate::Tree {
+    let root = crate::support::case(case);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| crate::support::compile(&root, "prod").tree)
+}
+
 #[test]
 fn library_compile_is_the_same_in_any_pool() {
-    let root = crate::support::case("basic");
-    let in_pool = |n: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-            .install(|| crate::support::compile(&root, "prod").tree)
-    };
-    assert_eq!(in_pool(1), in_pool(8));
+    assert_eq!(tree_in_pool("basic", 1), tree_in_pool("basic", 8));
 }
 
 #[test]
 fn jsonnet_components_render_the_same_in_any_pool() {
-    let root = crate::support::case("jsonnet");
-    let in_pool = |n: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .unwrap()
-            .install(|| crate::support::compile(&root, "prod").tree)
-    };
-    let one = in_pool(1);
-    assert_eq!(one, in_pool(4));
-    assert_eq!(one, in_pool(4), "a second run");
+    let one = tree_in_pool("jsonnet", 1);
+    assert_eq!(one, tree_in_pool("jsonnet", 4));
+    assert_eq!(one, tree_in_pool("jsonnet", 4), "a second run");
 }
