@@ -22,17 +22,8 @@ use sha2::{Digest, Sha256};
 
 /// The shared fixtures folder, or `None` (with the reason printed) when it is absent.
 fn fixtures() -> Option<Utf8PathBuf> {
-    let shared = std::env::var("HYDRATE_SHARED").map_or_else(
-        |_| Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-        Utf8PathBuf::from,
-    );
-    let dir = shared.join("fixtures/helm-index");
-    if dir.join("cloudnative-pg.index.yaml").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("SKIP: no Helm index fixtures at `{dir}` (set HYDRATE_SHARED)");
-        None
-    }
+    crate::support::shared("fixtures/helm-index/cloudnative-pg.index.yaml")
+        .and_then(|file| file.parent().map(Utf8Path::to_path_buf))
 }
 
 fn fixture(dir: &Utf8Path, name: &str) -> String {

@@ -30,14 +30,6 @@ fn find<'a>(all: &'a [serde_json::Value], namespace: &str, name: &str) -> &'a se
         .unwrap_or_else(|| panic!("no policy {namespace}/{name}"))
 }
 
-/// Where `/work/shared` is: `HYDRATE_SHARED`, else `../shared` beside the repo.
-fn shared() -> Option<Utf8PathBuf> {
-    let dir = std::env::var("HYDRATE_SHARED")
-        .map(Utf8PathBuf::from)
-        .unwrap_or_else(|_| repo().join("../shared"));
-    dir.is_dir().then_some(dir)
-}
-
 #[test]
 fn every_namespace_gets_default_deny_and_dns() {
     let all = policies(&context());
@@ -164,11 +156,9 @@ fn a_routed_component_without_ports_is_an_error() {
 
 #[test]
 fn every_policy_validates_against_the_networkpolicy_schema() {
-    let Some(shared) = shared() else {
-        eprintln!("SKIP: no shared/ folder (set HYDRATE_SHARED) for the Kubernetes schemas");
+    let Some(dir) = crate::support::shared("schemas/kubernetes/v1.35.0-local-strict") else {
         return;
     };
-    let dir = shared.join("schemas/kubernetes/v1.35.0-local-strict");
     let read = |name: &str| -> serde_json::Value {
         serde_json::from_str(&fs_err::read_to_string(dir.join(name)).unwrap()).unwrap()
     };
@@ -200,12 +190,7 @@ fn every_policy_validates_against_the_networkpolicy_schema() {
 
 #[test]
 fn kubectl_kustomize_accepts_the_policies() {
-    let kubectl_works = std::process::Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !kubectl_works {
-        eprintln!("SKIP: `kubectl` is not installed");
+    if crate::support::kubectl().is_none() {
         return;
     }
     let all = policies(&context());

@@ -594,14 +594,10 @@ fn a_rewrapped_sops_secret_reads_as_reencrypted_values_unchanged() {
 
 #[test]
 fn the_upstream_sops_fixture_never_leaks() {
-    let shared = std::env::var("HYDRATE_SHARED")
-        .map(Utf8PathBuf::from)
-        .unwrap_or_else(|_| Utf8PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    let path = shared.join("fixtures/sops/age.enc.yaml");
-    let Ok(text) = fs_err::read_to_string(&path) else {
-        eprintln!("skipped: no shared SOPS fixture at `{path}` (set HYDRATE_SHARED)");
+    let Some(path) = crate::support::shared("fixtures/sops/age.enc.yaml") else {
         return;
     };
+    let text = fs_err::read_to_string(&path).expect("the fixture is readable");
     let edited = text.replace(
         "lastmodified: \"2024-11-12T13:33:42Z\"",
         "lastmodified: \"2025-01-01T00:00:00Z\"",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use camino::Utf8Path;
 use serde_json::Value;
 
-use crate::support::{case, compile, env_names, repo_root, shared_dir};
+use crate::support::{case, compile, env_names, repo_root, shared};
 
 /// The `$id` of `_definitions.json`, which the per-kind files `$ref` into.
 const DEFINITIONS_ID: &str = "https://kubernetes.io/api/_definitions.json";
@@ -36,8 +36,9 @@ pub struct Schemas {
 }
 
 impl Schemas {
+    /// The schemas of `../shared/schemas`; when absent the test [`cannot_run`].
     pub fn open() -> Option<Schemas> {
-        let dir = shared_dir()?.join("schemas");
+        let dir = shared("schemas")?.into_std_path_buf();
         let defs = dir.join("kubernetes/v1.35.0-local-strict/_definitions.json");
         let definitions = serde_json::from_str(&fs_err::read_to_string(defs).ok()?).ok()?;
         Some(Schemas {
@@ -114,9 +115,6 @@ fn short(path: &Path) -> String {
 /// Validates every object file of every environment of the repository at `root`.
 fn validate_repo(root: &Utf8Path) {
     let Some(mut schemas) = Schemas::open() else {
-        eprintln!(
-            "skipped: ../shared/schemas not found (set HYDRATE_SHARED to the shared folder to run this test)"
-        );
         return;
     };
     let mut failures = Vec::new();
@@ -157,7 +155,6 @@ fn jsonnet_fixture_objects_validate() {
 #[test]
 fn a_broken_object_is_rejected() {
     let Some(mut schemas) = Schemas::open() else {
-        eprintln!("skipped: ../shared/schemas not found");
         return;
     };
     let bad = serde_json::json!({

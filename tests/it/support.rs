@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests: fixture copies, the binary, trees as text, and the
-//! location of `../shared` (or `HYDRATE_SHARED`), whose tests skip with a printed reason when absent.
+//! tools and data some tests need (`../shared` or `HYDRATE_SHARED`, `kubectl`).
+//!
+//! A test that cannot run says so on the real standard error (not the captured one, so nobody
+//! misses it) and, when `HYDRATE_TESTS_STRICT=1` (set by `.ci/run`), fails instead: see
+//! [`cannot_run`].
 
 #![allow(dead_code)]
 
@@ -99,7 +103,28 @@ pub fn compile(root: &Utf8Path, env: &str) -> hydrate::Compiled {
     hydrate::compile_env(root, env).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
 }
 
-/// `../shared` (or `$HYDRATE_SHARED`), if present.
+/// Records that the current test cannot run, and why.
+///
+/// The reason goes to the process' real standard error (libtest captures only `print!`-style
+/// output), and to the file named by `HYDRATE_SKIP_REPORT` when set (CI lists it in its summary).
+/// With `HYDRATE_TESTS_STRICT=1` it panics instead: a run that requires every test fails, naming
+/// the test and what it lacked.
+pub fn cannot_run(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    if std::env::var_os("HYDRATE_TESTS_STRICT").is_some_and(|v| v == "1") {
+        panic!("`{test}` could not run: {reason} (HYDRATE_TESTS_STRICT=1 requires every test to run)");
+    }
+    let line = format!("SKIPPED `{test}`: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(report) = std::env::var_os("HYDRATE_SKIP_REPORT")
+        && let Ok(mut file) = fs_err::OpenOptions::new().create(true).append(true).open(report)
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+/// `../shared` (or `$HYDRATE_SHARED`), if present; does not report anything.
 pub fn shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("HYDRATE_SHARED")
         .map(PathBuf::from)
@@ -107,12 +132,34 @@ pub fn shared_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// `kubectl` on PATH, if any.
-pub fn kubectl() -> Option<PathBuf> {
+/// `<shared>/<rel>` when it exists; otherwise the test [`cannot_run`] and gets `None`.
+pub fn shared(rel: &str) -> Option<Utf8PathBuf> {
+    let path = shared_dir()
+        .and_then(|d| Utf8PathBuf::from_path_buf(d.join(rel)).ok())
+        .filter(|p| p.exists());
+    if path.is_none() {
+        cannot_run(&format!(
+            "`../shared/{rel}` is absent (put the shared folder beside the clone or set HYDRATE_SHARED)"
+        ));
+    }
+    path
+}
+
+/// A program on PATH, if any; does not report anything.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|p| p.join("kubectl"))
+        .map(|p| p.join(name))
         .find(|p| p.is_file())
+}
+
+/// `kubectl` on PATH; otherwise the test [`cannot_run`] and gets `None`.
+pub fn kubectl() -> Option<PathBuf> {
+    let found = find_tool("kubectl");
+    if found.is_none() {
+        cannot_run("`kubectl` (with kustomize v5) is not on PATH");
+    }
+    found
 }
 
 /// Writes `tree` under `dir` (for tools that read files).
