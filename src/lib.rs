@@ -88,8 +88,11 @@ impl Outcome {
 
 /// Runs a parsed command line, on a pool of `-j` threads when given.
 pub fn run(cli: &cli::Cli) -> Result<Outcome, Error> {
-    match cli.jobs {
-        Some(0) => Err(Error::Usage("`-j` needs at least 1 thread".into(), None)),
+    match cli.command.jobs() {
+        Some(n) if n == 0 || n > cli::MAX_JOBS => Err(Error::Usage(
+            format!("`-j {n}` is out of range"),
+            Some(format!("give 1 to {} threads", cli::MAX_JOBS)),
+        )),
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()

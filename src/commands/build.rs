@@ -1,11 +1,10 @@
 //! `hydrate build`: compile the environments in parallel, then write them all, or nothing.
 
 use camino::Utf8Path;
-use rayon::prelude::*;
 
 use crate::cli::BuildArgs;
 use crate::error::Error;
-use crate::{Compiled, Outcome, compile, output};
+use crate::{Compiled, Outcome, output};
 
 pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
     let inputs = super::load_root(root)?;
@@ -27,18 +26,7 @@ pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
             return Ok(Outcome::Clean);
         }
     }
-    let results: Vec<Result<Compiled, Error>> = envs.par_iter().map(|env| compile(&inputs, env)).collect();
-    let mut compiled = Vec::new();
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(c) => compiled.push(c),
-            Err(e) => errors.push(e),
-        }
-    }
-    if let Some(err) = Error::collect(errors) {
-        return Err(err);
-    }
+    let compiled = super::compile_envs(&inputs, &envs)?;
     for c in &compiled {
         for d in &c.diagnostics {
             eprintln!("{}\n", d.render(super::lint::source_text(&inputs, &d.at.file)));

@@ -4,13 +4,12 @@
 use std::io::Write;
 
 use camino::Utf8Path;
-use rayon::prelude::*;
 
-use crate::cli::{Format, LintArgs};
+use crate::cli::{LintArgs, LintFormat};
 use crate::diag::Severity;
 use crate::error::Error;
 use crate::load::Inputs;
-use crate::{Compiled, Outcome, compile};
+use crate::{Compiled, Outcome};
 
 /// Exit 0 when no finding is an error (warnings allowed), 1 when one is, an [`Error`] (exit 2) when
 /// an environment does not compile.
@@ -21,21 +20,10 @@ pub fn run(root: &Utf8Path, args: &LintArgs) -> Result<Outcome, Error> {
     } else {
         super::select_envs(&inputs, &args.envs, args.all)?
     };
-    let results: Vec<Result<Compiled, Error>> = envs.par_iter().map(|env| compile(&inputs, env)).collect();
-    let mut compiled = Vec::new();
-    let mut errors = Vec::new();
-    for result in results {
-        match result {
-            Ok(c) => compiled.push(c),
-            Err(e) => errors.push(e),
-        }
-    }
-    if let Some(err) = Error::collect(errors) {
-        return Err(err);
-    }
+    let compiled = super::compile_envs(&inputs, &envs)?;
     let report = match args.format {
-        Format::Text => text(&inputs, &compiled),
-        Format::Json => json(&compiled),
+        LintFormat::Text => text(&inputs, &compiled),
+        LintFormat::Json => json(&compiled),
     };
     let _ = std::io::stdout().write_all(report.as_bytes());
     Ok(if compiled.iter().any(Compiled::has_errors) {

@@ -1,34 +1,38 @@
-//! One file per subcommand; each returns an [`Outcome`] or an [`Error`].
+//! The commands: one file per subcommand, each `run(root, args) -> Result<Outcome, Error>`. The
+//! only part of hydrate that prints (results on stdout, progress and findings on stderr) and
+//! picks an [`Outcome`]; everything it shows comes back as data from the stages.
 
 pub mod build;
+pub mod check;
+pub mod diff;
 pub mod envs;
 pub mod lint;
 pub mod lock;
-pub mod review;
+pub mod secret;
 
 use camino::Utf8Path;
+use rayon::prelude::*;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
 use crate::load::Inputs;
-use crate::{Outcome, load};
+use crate::{Compiled, Outcome, compile, load};
 
 pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
+    let root = &cli.root;
     match &cli.command {
-        Command::Build(args) => build::run(&cli.root, args),
-        Command::Lint(args) => lint::run(&cli.root, args),
-        Command::Envs => envs::run(&cli.root),
-        Command::Diff(args) => review::diff(&cli.root, args),
-        Command::Check(args) => review::check(&cli.root, args),
-        Command::Lock(args) => lock::run(&cli.root, args),
-        Command::Secret(cmd) => match crate::secrets::run(&cli.root, cmd)? {
-            0 => Ok(Outcome::Clean),
-            _ => Ok(Outcome::Findings),
-        },
+        Command::Build(args) => build::run(root, args),
+        Command::Lint(args) => lint::run(root, args),
+        Command::Envs => envs::run(root),
+        Command::Diff(args) => diff::run(root, args),
+        Command::Check(args) => check::run(root, args),
+        Command::Lock(args) => lock::run(root, args),
+        Command::Secret(cmd) => secret::run(root, cmd),
     }
 }
 
-/// The environments a command acts on: those named, or all with `--all`.
+/// The environments a command acts on: every one with `all`, else those `named`, each once in
+/// the order first given; an unknown name is an error listing the known ones.
 pub fn select_envs(inputs: &Inputs, named: &[String], all: bool) -> Result<Vec<String>, Error> {
     if all {
         return Ok(inputs.env_names());
@@ -39,15 +43,64 @@ pub fn select_envs(inputs: &Inputs, named: &[String], all: bool) -> Result<Vec<S
             Some(format!("known environments: {}", inputs.env_names().join(", "))),
         ));
     }
+    let mut envs: Vec<String> = Vec::new();
     for name in named {
         inputs.env(name)?;
+        if !envs.contains(name) {
+            envs.push(name.clone());
+        }
     }
-    let mut envs = named.to_vec();
-    envs.dedup();
     Ok(envs)
 }
 
 /// Loads the repository at `root`.
 pub fn load_root(root: &Utf8Path) -> Result<Inputs, Error> {
     Ok(load::load(root)?)
+}
+
+/// Compiles `envs` in parallel; every environment's error is reported, in input order.
+pub fn compile_envs(inputs: &Inputs, envs: &[String]) -> Result<Vec<Compiled>, Error> {
+    let results: Vec<Result<Compiled, Error>> = envs.par_iter().map(|env| compile(inputs, env)).collect();
+    let mut compiled = Vec::new();
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(c) => compiled.push(c),
+            Err(e) => errors.push(e),
+        }
+    }
+    match Error::collect(errors) {
+        Some(err) => Err(err),
+        None => Ok(compiled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(envs: &[&str]) -> (tempfile::TempDir, Inputs) {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let root = Utf8Path::from_path(tmp.path()).expect("UTF-8 temp path");
+        fs_err::create_dir_all(root.join("environments")).expect("mkdir");
+        for env in envs {
+            fs_err::write(root.join(format!("environments/{env}.yaml")), "").expect("write");
+        }
+        let inputs = load::load(root).expect("loads");
+        (tmp, inputs)
+    }
+
+    /// See: issue 12 (`build prod dev prod` built prod twice).
+    #[test]
+    fn each_environment_is_selected_once() {
+        let (_tmp, inputs) = inputs(&["dev", "prod"]);
+        let named = ["prod", "dev", "prod"].map(String::from);
+        assert_eq!(
+            select_envs(&inputs, &named, false).expect("known"),
+            ["prod", "dev"]
+        );
+        assert_eq!(select_envs(&inputs, &[], true).expect("all"), ["dev", "prod"]);
+        assert!(select_envs(&inputs, &[], false).is_err());
+        assert!(select_envs(&inputs, &["qa".to_string()], false).is_err());
+    }
 }

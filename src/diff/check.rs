@@ -6,29 +6,12 @@ use std::fmt::Write as _;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
-use super::{DiffError, Outcome, out_dir, select_envs};
+use super::{DiffError, out_dir};
 use crate::git::{self, GitError};
 use crate::output::Tree;
 
 /// The revision `hydrate check` compares with unless `--worktree` is given.
 pub const CHECK_REV: &str = "HEAD";
-
-/// Fail (exit status 1) when the committed `out/` differs from a fresh render.
-///
-/// Compares with `out/<env>` as committed at `HEAD`, read from git; `--worktree` compares with
-/// the files on disk instead. Without names or `--all`, checks every environment.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct CheckArgs {
-    /// Environments to check (default: all).
-    #[arg(value_name = "ENV", conflicts_with = "all")]
-    pub envs: Vec<String>,
-    /// Check every environment, and flag `out/<name>` folders no environment renders.
-    #[arg(long)]
-    pub all: bool,
-    /// Compare with the files in `out/` on disk instead of the commit at `HEAD`.
-    #[arg(long)]
-    pub worktree: bool,
-}
 
 /// How a committed tree differs from a fresh one, path by path (paths relative to `out/<env>`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -111,20 +94,41 @@ pub fn format_check(reports: &[(String, CheckReport)], orphans: &[String], again
     s
 }
 
-/// Runs `hydrate check`: renders each environment with `render` and compares it with the
-/// committed `out/<env>` (at `HEAD`, or on disk with `--worktree`).
-///
-/// Exit status 0 when everything matches, 1 when anything is stale, missing or extra; errors
-/// map to exit status 2.
+/// The check of several environments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// One report per environment, in order.
+    pub reports: Vec<(String, CheckReport)>,
+    /// `out/<name>` folders without an environment.
+    pub orphans: Vec<String>,
+    /// What the fresh renders were compared with, for messages.
+    pub against: &'static str,
+}
+
+impl CheckResult {
+    /// True when every committed tree equals its fresh render and no folder is left over.
+    pub fn is_clean(&self) -> bool {
+        self.orphans.is_empty() && self.reports.iter().all(|(_, r)| r.is_clean())
+    }
+
+    /// The report as text, ending with the commands that fix what is wrong.
+    pub fn render(&self) -> String {
+        format_check(&self.reports, &self.orphans, self.against)
+    }
+}
+
+/// Renders each of `envs` with `render` and compares it with the committed `out/<env>` (at
+/// `HEAD`, or on disk with `worktree`). With `orphans`, `out/` folders whose name is not in
+/// `known` are listed as left over.
 pub fn run<E: From<DiffError>>(
     root: &Utf8Path,
-    args: &CheckArgs,
+    envs: &[String],
+    orphans: bool,
+    worktree: bool,
     known: &[String],
     mut render: impl FnMut(&str) -> Result<Tree, E>,
-) -> Result<Outcome, E> {
-    let all = args.all || args.envs.is_empty();
-    let envs = select_envs(&args.envs, all, known)?;
-    let repo = if args.worktree {
+) -> Result<CheckResult, E> {
+    let repo = if worktree {
         None
     } else {
         Some(git::open(root).map_err(DiffError::from)?)
@@ -136,7 +140,7 @@ pub fn run<E: From<DiffError>>(
         other => DiffError::Git(other),
     };
     let mut reports = Vec::new();
-    for env in &envs {
+    for env in envs {
         let committed = match &repo {
             Some(repo) => git::tree_at(repo, CHECK_REV, &out_dir(env)).map_err(head_err)?,
             None => git::worktree_tree(root, &out_dir(env)).map_err(DiffError::from)?,
@@ -144,7 +148,7 @@ pub fn run<E: From<DiffError>>(
         let fresh = render(env)?;
         reports.push((env.clone(), compare(&committed, &fresh)));
     }
-    let orphans: Vec<String> = if all && !known.is_empty() {
+    let orphans: Vec<String> = if orphans {
         let on_record = match &repo {
             Some(repo) => git::out_envs_at(repo, CHECK_REV).map_err(head_err)?,
             None => git::out_envs_in_worktree(root).map_err(DiffError::from)?,
@@ -153,15 +157,15 @@ pub fn run<E: From<DiffError>>(
     } else {
         Vec::new()
     };
-    let against = if args.worktree {
+    let against = if worktree {
         "files on disk"
     } else {
         "committed at `HEAD`"
     };
-    let failed = !orphans.is_empty() || reports.iter().any(|(_, r)| !r.is_clean());
-    Ok(Outcome {
-        exit_code: u8::from(failed),
-        stdout: format_check(&reports, &orphans, against),
+    Ok(CheckResult {
+        reports,
+        orphans,
+        against,
     })
 }
 

@@ -43,22 +43,6 @@ pub enum DiffError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Git(#[from] GitError),
-    /// An environment name is not known.
-    #[error("no environment `{name}` in `environments/`")]
-    #[diagnostic(code(hydrate::diff::unknown_env), help("known environments: {known}"))]
-    UnknownEnv {
-        /// The name as given.
-        name: String,
-        /// The known names, comma-separated.
-        known: String,
-    },
-    /// No environment was named and `--all` was not given.
-    #[error("no environment given")]
-    #[diagnostic(
-        code(hydrate::diff::no_env),
-        help("name environments (`hydrate diff prod`) or pass `--all`")
-    )]
-    NoEnv,
     /// The project has no commit to compare with.
     #[error("cannot read the committed `out/`: {reason}")]
     #[diagnostic(
@@ -69,47 +53,6 @@ pub enum DiffError {
         /// Why.
         reason: String,
     },
-}
-
-/// Output format of `hydrate diff`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Plain text for a terminal.
-    #[default]
-    Text,
-    /// GitHub-flavoured Markdown for a pull-request comment, capped at 65,000 characters.
-    Markdown,
-    /// JSON, fields in a fixed order.
-    Json,
-}
-
-/// Compare a fresh render with `out/<env>` as committed at a git revision, or on disk.
-///
-/// Exit status: 0 no differences, 1 differences, 2 error.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct DiffArgs {
-    /// Environments to compare (file names in `environments/`, without `.yaml`).
-    #[arg(value_name = "ENV", required_unless_present = "all", conflicts_with = "all")]
-    pub envs: Vec<String>,
-    /// Compare every environment (and any `out/<name>` left without one).
-    #[arg(long)]
-    pub all: bool,
-    /// Compare with `out/<env>` as committed at this revision (read from git, nothing checked
-    /// out); without it, with the files in `out/<env>` on disk.
-    #[arg(long, value_name = "REF")]
-    pub base: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
-/// What a command prints on stdout, and its exit status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// Exit status: 0 clean, 1 differences / stale.
-    pub exit_code: u8,
-    /// The rendered report.
-    pub stdout: String,
 }
 
 /// Identity of a Kubernetes object.
@@ -482,65 +425,47 @@ fn unified(old: &str, new: &str, old_path: Option<&Utf8Path>, new_path: Option<&
     text
 }
 
-/// Picks the environments to work on: `--all` gives the known ones, else the names given.
-///
-/// Names not in `known` are rejected (unless `known` is empty: the caller did not list them).
-pub fn select_envs(names: &[String], all: bool, known: &[String]) -> Result<Vec<String>, DiffError> {
-    if all {
-        return Ok(known.to_vec());
-    }
-    if names.is_empty() {
-        return Err(DiffError::NoEnv);
-    }
-    if !known.is_empty()
-        && let Some(bad) = names.iter().find(|n| !known.contains(n))
-    {
-        return Err(DiffError::UnknownEnv {
-            name: bad.clone(),
-            known: known.join(", "),
-        });
-    }
-    let mut out: Vec<String> = Vec::new();
-    for n in names {
-        if !out.contains(n) {
-            out.push(n.clone());
-        }
-    }
-    Ok(out)
-}
-
 /// `out/<env>` as a project-relative path.
 pub fn out_dir(env: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(format!("out/{env}"))
 }
 
-/// Runs `hydrate diff`: renders each environment with `render` and compares it with `out/<env>`
-/// at `--base` (through git, nothing checked out) or on disk.
+/// What to compare: environments already selected (and known to exist), whether to add the
+/// `out/<name>` folders no environment renders any more, and the revision of the old side.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    pub envs: &'a [String],
+    /// Also compare `out/<name>` folders without an environment (with an empty tree: all their
+    /// objects removed). Needs `known`.
+    pub orphans: bool,
+    /// `out/<env>` as committed at this revision (through git, nothing checked out); `None`: the
+    /// files on disk.
+    pub base: Option<&'a str>,
+}
+
+/// Renders each environment of `request` with `render` and compares it with `out/<env>`.
 ///
-/// `known` lists the environments in `environments/`; with `--all`, folders under `out/` that no
-/// environment renders any more are compared with an empty tree (all their objects removed).
-/// With an empty `known`, names are not checked and no folder counts as left over.
-/// Returns the text to print and the exit status (0 no differences, 1 differences); errors map
-/// to exit status 2.
+/// `known` lists the environments in `environments/` (orphans are the `out/` folders not in it).
+/// Returns one report per environment, in order (orphans last).
 pub fn run<E: From<DiffError>>(
     root: &Utf8Path,
-    args: &DiffArgs,
+    request: &Request<'_>,
     known: &[String],
     mut render: impl FnMut(&str) -> Result<Tree, E>,
-) -> Result<Outcome, E> {
-    let mut envs = select_envs(&args.envs, args.all, known)?;
-    let repo = match &args.base {
+) -> Result<Vec<(String, Report)>, E> {
+    let mut envs = request.envs.to_vec();
+    let repo = match request.base {
         Some(_) => Some(git::open(root).map_err(DiffError::from)?),
         None => None,
     };
     let committed = |env: &str| -> Result<Tree, DiffError> {
-        match (&repo, &args.base) {
+        match (&repo, request.base) {
             (Some(repo), Some(rev)) => Ok(git::tree_at(repo, rev, &out_dir(env))?),
             _ => Ok(git::worktree_tree(root, &out_dir(env))?),
         }
     };
-    let orphans: Vec<String> = if args.all && !known.is_empty() {
-        let on_record = match (&repo, &args.base) {
+    let orphans: Vec<String> = if request.orphans {
+        let on_record = match (&repo, request.base) {
             (Some(repo), Some(rev)) => git::out_envs_at(repo, rev).map_err(DiffError::from)?,
             _ => git::out_envs_in_worktree(root).map_err(DiffError::from)?,
         };
@@ -559,17 +484,7 @@ pub fn run<E: From<DiffError>>(
         };
         reports.push((env, diff(&old, &new)));
     }
-    let stdout = match args.format {
-        Format::Text => reports
-            .iter()
-            .map(|(env, r)| format_text(r, env))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Format::Markdown => format_markdown(&reports, MARKDOWN_CAP),
-        Format::Json => format_json(&reports),
-    };
-    let exit_code = u8::from(reports.iter().any(|(_, r)| !r.is_empty()));
-    Ok(Outcome { exit_code, stdout })
+    Ok(reports)
 }
 
 #[cfg(test)]
@@ -640,16 +555,5 @@ mod tests {
             r.headline(),
             "1 added, 0 changed, 0 removed object; 1 file changed"
         );
-    }
-
-    #[test]
-    fn envs_are_selected_and_checked() {
-        let known = vec!["dev".to_string(), "prod".to_string()];
-        assert_eq!(select_envs(&[], true, &known).unwrap(), known);
-        assert!(matches!(
-            select_envs(&["qa".into()], false, &known),
-            Err(DiffError::UnknownEnv { .. })
-        ));
-        assert!(matches!(select_envs(&[], false, &known), Err(DiffError::NoEnv)));
     }
 }

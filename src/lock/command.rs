@@ -16,7 +16,6 @@ use std::fmt;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::archive;
@@ -24,52 +23,30 @@ use super::constraint::{Constraint, is_exact, parse_version};
 use super::fetch::{self, Http, RepoKind};
 use super::index::{self, ChartVersion, RepoIndex};
 use super::oci::{Manifest, OciChart, Tokens};
-use super::{ChartRequest, Key, LOCK_FILE, Lock, LockEntry, LockError, quote_list, read_lock, write_lock};
+use super::{ChartRequest, Key, Lock, LockEntry, LockError, quote_list, read_lock, write_lock};
 
-/// Resolve chart version constraints and write `hydrate.lock`.
-///
-/// Without options, entries already in the lock stay where they are (their upstream digest is
-/// re-checked); missing ones are resolved to the highest matching release. Exit codes: 0 ok;
-/// 1 the lock is out of date (`--check`) or an upstream digest changed; 2 error.
-#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
-pub struct LockArgs {
-    /// Re-resolve the named components (every component when none is named).
-    #[arg(long, value_name = "COMPONENT", num_args = 0..)]
+/// What `hydrate lock` is asked to do (the command line's `Options`, with defaults applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Re-resolve the named components (every component when the list is empty).
     pub update: Option<Vec<String>>,
-
-    /// Change nothing; exit 1 when an entry is missing, stale or unused, or a digest changed.
-    #[arg(long, conflicts_with_all = ["update", "download"])]
+    /// Change nothing; report what is missing, stale or unused, or a changed digest.
     pub check: bool,
-
-    /// With `--check`: only compare the lock with the inputs, without the network.
-    #[arg(long, requires = "check")]
+    /// With `check`: only compare the lock with the inputs, without the network.
     pub offline: bool,
-
     /// Fetch every chart archive, verify its sha256, and record Bitnami parts and images.
-    #[arg(long)]
     pub download: bool,
-
     /// Read repository indexes from this folder instead of the network.
-    ///
-    /// A repository's file is its URL without scheme, `/` and other symbols turned into `_`,
-    /// plus `.yaml`: `https://charts.example.org/stable` → `charts.example.org_stable.yaml`.
-    #[arg(long, value_name = "DIR")]
     pub index_dir: Option<Utf8PathBuf>,
-
     /// How many repositories to fetch at once.
-    #[arg(long, short = 'j', default_value_t = 8)]
     pub jobs: usize,
-
     /// Give up on a request after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u64,
-
-    /// Talk plain HTTP to OCI registries on the loopback interface (tests, local registries).
-    #[arg(long)]
+    /// Talk plain HTTP to OCI registries on the loopback interface.
     pub plain_http: bool,
 }
 
-impl Default for LockArgs {
+impl Default for Options {
     fn default() -> Self {
         Self {
             update: None,
@@ -251,31 +228,6 @@ impl Finding {
     }
 }
 
-/// Runs `hydrate lock` and prints a summary on stderr; returns the exit code (0 or 1).
-pub fn run(root: &Utf8Path, args: &LockArgs, requests: &[ChartRequest]) -> Result<u8, LockError> {
-    let outcome = lock(root, args, requests)?;
-    for change in &outcome.changes {
-        eprintln!("  {change}");
-    }
-    for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
-    }
-    for finding in &outcome.findings {
-        eprintln!("error: {finding}");
-    }
-    let entries = outcome.lock.entries.len();
-    if args.check {
-        if outcome.findings.is_empty() {
-            eprintln!("`{LOCK_FILE}` is up to date ({entries} charts)");
-        }
-    } else if outcome.written {
-        eprintln!("wrote `{LOCK_FILE}` ({entries} charts)");
-    } else {
-        eprintln!("`{LOCK_FILE}` unchanged ({entries} charts)");
-    }
-    Ok(outcome.exit_code())
-}
-
 /// What one lock key needs: who asks for it and its parsed constraint.
 struct Wanted {
     components: BTreeSet<String>,
@@ -310,6 +262,7 @@ struct Ctx<'a> {
     index_dir: Option<&'a Utf8Path>,
     shown_dir: String,
     plain_http: bool,
+    progress: &'a dyn Progress,
 }
 
 impl Ctx<'_> {
@@ -354,7 +307,12 @@ impl Ctx<'_> {
 }
 
 /// Runs `hydrate lock` and returns what it did, without printing.
-pub fn lock(root: &Utf8Path, args: &LockArgs, requests: &[ChartRequest]) -> Result<Outcome, LockError> {
+pub fn lock(
+    root: &Utf8Path,
+    args: &Options,
+    requests: &[ChartRequest],
+    progress: &dyn Progress,
+) -> Result<Outcome, LockError> {
     let wanted = collect(requests)?;
     let old = read_lock(root)?.unwrap_or_default();
     let selected = update_selection(args, requests)?;
@@ -379,9 +337,10 @@ pub fn lock(root: &Utf8Path, args: &LockArgs, requests: &[ChartRequest]) -> Resu
             .map(|d| d.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default(),
         plain_http: args.plain_http,
+        progress,
     };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.clamp(1, 64))
+        .num_threads(args.jobs.clamp(1, crate::cli::MAX_JOBS))
         .build()
         .map_err(|e| LockError::Threads {
             reason: e.to_string(),
@@ -426,7 +385,7 @@ fn collect(requests: &[ChartRequest]) -> Result<BTreeMap<Key, Wanted>, LockError
 /// The keys `--update` moves: all with a bare `--update`, else those of the named components.
 ///
 /// A name matches a component (all its environments) or one `component@env`.
-fn update_selection(args: &LockArgs, requests: &[ChartRequest]) -> Result<BTreeSet<Key>, LockError> {
+fn update_selection(args: &Options, requests: &[ChartRequest]) -> Result<BTreeSet<Key>, LockError> {
     let Some(names) = &args.update else {
         return Ok(BTreeSet::new());
     };
@@ -473,31 +432,48 @@ fn satisfies(entry: &LockEntry, key: &Key, constraint: &Constraint) -> bool {
         || parse_version(&entry.version).is_some_and(|v| constraint.matches(&v))
 }
 
-/// A progress bar on stderr when more than a few charts are resolved (hidden off a terminal).
-fn progress(charts: usize, steps: usize) -> ProgressBar {
-    if charts <= 3 {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(steps as u64);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg:<20} [{bar:30}] {pos}/{len}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
+/// Progress of a long run, reported to whoever shows it (the `lock` command draws a bar on a
+/// terminal); the lock stage itself prints nothing.
+pub trait Progress: Sync {
+    /// `charts` charts, `steps` units of work in all, starting.
+    fn start(&self, charts: usize, steps: usize);
+    /// The current step, e.g. `fetching indexes`.
+    fn step(&self, message: &'static str);
+    /// One unit of work done.
+    fn inc(&self);
+    /// The run is over (successfully or not).
+    fn finish(&self);
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: usize, _: usize) {}
+    fn step(&self, _: &'static str) {}
+    fn inc(&self) {}
+    fn finish(&self) {}
+}
+
+/// `ctx.progress`, started for `charts` charts and `steps` units.
+fn progress<'c>(ctx: &'c Ctx<'_>, charts: usize, steps: usize) -> &'c dyn Progress {
+    ctx.progress.start(charts, steps);
+    ctx.progress
 }
 
 /// Fetches every source once, in parallel; errors come back in input order.
 fn fetch_sources(
     ctx: &Ctx<'_>,
     ids: BTreeSet<SourceId>,
-    bar: &ProgressBar,
+    bar: &dyn Progress,
 ) -> (BTreeMap<SourceId, SourceData>, Vec<LockError>) {
-    bar.set_message("fetching indexes");
+    bar.step("fetching indexes");
     let ids: Vec<SourceId> = ids.into_iter().collect();
     let results: Vec<Result<SourceData, LockError>> = ids
         .par_iter()
         .map(|id| {
             let r = ctx.fetch(id);
-            bar.inc(1);
+            bar.inc();
             r
         })
         .collect();
@@ -576,7 +552,7 @@ fn no_version(key: &Key, want: &Wanted, versions: &[ChartVersion]) -> LockError 
 /// `--check`: compares the lock with the requests (and, unless `--offline`, with upstream).
 fn check(
     ctx: &Ctx<'_>,
-    args: &LockArgs,
+    args: &Options,
     old: &Lock,
     wanted: &BTreeMap<Key, Wanted>,
     plans: &BTreeMap<&Key, Plan<'_>>,
@@ -638,22 +614,22 @@ fn verify_upstream(
     for entry in kept {
         ids.insert(ctx.source_of(&entry.key())?.0);
     }
-    let bar = progress(kept.len(), ids.len() + kept.len());
-    let (sources, fetch_errors) = fetch_sources(ctx, ids, &bar);
+    let bar = progress(ctx, kept.len(), ids.len() + kept.len());
+    let (sources, fetch_errors) = fetch_sources(ctx, ids, bar);
     if let Some(err) = LockError::combine(fetch_errors) {
-        bar.finish_and_clear();
+        bar.finish();
         return Err(err);
     }
-    bar.set_message("reading digests");
+    bar.step("reading digests");
     let results: Vec<Result<Option<Finding>, LockError>> = kept
         .par_iter()
         .map(|entry| {
             let r = verify_one(ctx, &sources, wanted, entry);
-            bar.inc(1);
+            bar.inc();
             r
         })
         .collect();
-    bar.finish_and_clear();
+    bar.finish();
     let mut findings = Vec::new();
     let mut errors = Vec::new();
     for r in results {
@@ -726,7 +702,7 @@ struct Resolved<'a> {
 /// The normal run: resolve, verify, describe, optionally download, then write.
 fn resolve_all(
     ctx: &Ctx<'_>,
-    args: &LockArgs,
+    args: &Options,
     old: &Lock,
     wanted: &BTreeMap<Key, Wanted>,
     plans: &BTreeMap<&Key, Plan<'_>>,
@@ -744,8 +720,8 @@ fn resolve_all(
         .filter(|(id, _)| matches!(id, SourceId::Tags { .. }))
         .count();
     let downloads = if args.download { wanted.len() } else { 0 };
-    let bar = progress(wanted.len(), ids.len() + oci_keys + downloads);
-    let (sources, mut errors) = fetch_sources(ctx, ids, &bar);
+    let bar = progress(ctx, wanted.len(), ids.len() + oci_keys + downloads);
+    let (sources, mut errors) = fetch_sources(ctx, ids, bar);
 
     // 4. Choose a version per key; kept entries must still be published.
     let mut findings = Vec::new();
@@ -802,12 +778,12 @@ fn resolve_all(
         });
     }
     if let Some(err) = LockError::combine(errors) {
-        bar.finish_and_clear();
+        bar.finish();
         return Err(err);
     }
 
     // 5. OCI charts: the manifest digest and the chart's dependencies, in parallel.
-    bar.set_message("reading manifests");
+    bar.step("reading manifests");
     let gone: BTreeSet<&Key> = findings
         .iter()
         .filter_map(|f| match f {
@@ -829,7 +805,7 @@ fn resolve_all(
                 Some(config) => chart.dependencies(config)?,
                 None => Vec::new(),
             };
-            bar.inc(1);
+            bar.inc();
             Ok(Some((manifest, deps)))
         })
         .collect();
@@ -863,13 +839,13 @@ fn resolve_all(
         entries.push(entry);
     }
     if let Some(err) = LockError::combine(errors) {
-        bar.finish_and_clear();
+        bar.finish();
         return Err(err);
     }
 
     // 6. `--download`: verify every archive and look inside.
     if args.download {
-        bar.set_message("downloading charts");
+        bar.step("downloading charts");
         // Entries with a finding keep their reviewed bytes; upstream ones would not verify.
         let flagged: BTreeSet<Key> = findings.iter().filter_map(Finding::key).cloned().collect();
         let results: Vec<Option<Result<archive::Inspection, LockError>>> = entries
@@ -879,7 +855,7 @@ fn resolve_all(
                     return None;
                 }
                 let r = download(ctx, entry, oci_manifests.get(&entry.key()));
-                bar.inc(1);
+                bar.inc();
                 Some(r)
             })
             .collect();
@@ -898,11 +874,11 @@ fn resolve_all(
             }
         }
         if let Some(err) = LockError::combine(errors) {
-            bar.finish_and_clear();
+            bar.finish();
             return Err(err);
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
 
     // 7. Write and describe the changes.
     let lock = Lock::from_entries(entries);
@@ -1078,34 +1054,6 @@ fn change_key(change: &Change) -> &Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: LockArgs,
-    }
-
-    fn parse(argv: &[&str]) -> Result<LockArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("lock").chain(argv.iter().copied())).map(|c| c.args)
-    }
-
-    #[test]
-    fn flags_parse() {
-        assert_eq!(parse(&[]).expect("parses"), LockArgs::default());
-        assert_eq!(parse(&["--update"]).expect("parses").update, Some(vec![]));
-        assert_eq!(
-            parse(&["--update", "a", "b"]).expect("parses").update,
-            Some(vec!["a".to_owned(), "b".to_owned()])
-        );
-        assert!(parse(&["--check", "--update"]).is_err());
-        assert!(parse(&["--offline"]).is_err(), "--offline needs --check");
-        let args = parse(&["--check", "--offline", "--index-dir", "mirror", "-j", "2"]).expect("ok");
-        assert!(args.check && args.offline);
-        assert_eq!(args.index_dir.as_deref(), Some(Utf8Path::new("mirror")));
-        assert_eq!(args.jobs, 2);
-    }
-
     fn req(component: &str, constraint: &str) -> ChartRequest {
         ChartRequest {
             component: component.to_owned(),
@@ -1129,9 +1077,9 @@ mod tests {
 
     #[test]
     fn update_names_must_exist() {
-        let args = LockArgs {
+        let args = Options {
             update: Some(vec!["webb".to_owned()]),
-            ..LockArgs::default()
+            ..Options::default()
         };
         let err = update_selection(&args, &[req("web", "~1")]).expect_err("unknown");
         let help = miette::Diagnostic::help(&err).expect("help").to_string();

@@ -22,7 +22,7 @@ use std::fmt;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
-pub use command::{Change, Finding, LockArgs, Outcome, lock, run};
+pub use command::{Change, Finding, Options, Outcome, Progress, Silent, lock};
 pub use constraint::{Constraint, is_exact, parse_version};
 pub use index::{ChartVersion, RepoIndex, normalize_digest, parse_index, resolve_url};
 

@@ -6,7 +6,7 @@
 //! never decrypts. Decryption happens in memory in `secret verify` with an identity and in
 //! `secret rotate`, nowhere else.
 //!
-//! Touches the disk only in [`commands`]: it reads `.sops.yaml`, secret files, identity files
+//! Touches the disk only in [`repo`]: it reads `.sops.yaml`, secret files, identity files
 //! and value files, and writes sealed files (atomically) and new identity files (mode 0600).
 //! Plaintext values are never written. The clock is read once per `seal`/`rotate` run, for
 //! `lastmodified`, and passed down as a parameter.
@@ -19,12 +19,12 @@
 //! | `policy.rs` | `.sops.yaml` creation rules |
 //! | `verify.rs` | findings, in-memory decryption and MAC check |
 //! | `seal.rs` | sealing a Secret, rotating recipients / data key |
-//! | `commands.rs` | the `hydrate secret …` CLI and its I/O |
+//! | `repo.rs` | the secrets tree on disk: policy, sealed files, identities |
 
 pub mod age_keys;
-pub mod commands;
 pub mod crypto;
 pub mod policy;
+pub mod repo;
 pub mod seal;
 pub mod sops_format;
 pub mod verify;
@@ -32,8 +32,8 @@ pub mod verify;
 use camino::Utf8PathBuf;
 
 pub use age_keys::AgeIdentities;
-pub use commands::{SecretCommand, Session, env_recipients, load_policy, run, run_with, verify_repo};
 pub use policy::Policy;
+pub use repo::{env_recipients, load_policy, secret_path, verify_repo};
 pub use verify::{Finding, decrypt_document, verify_file};
 
 /// Everything that stops a `hydrate secret` command. Messages name repo-relative files and

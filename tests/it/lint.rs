@@ -834,7 +834,10 @@ fn sops_verify() {
     let hydrate::cli::Command::Secret(seal) = cmd.command else {
         panic!("not a secret command")
     };
-    assert_eq!(hydrate::secrets::run(&root, &seal).unwrap(), 0);
+    assert_eq!(
+        hydrate::commands::secret::run(&root, &seal).unwrap(),
+        hydrate::Outcome::Clean
+    );
     let codes = |root: &camino::Utf8Path| -> Vec<String> {
         hydrate::compile_env(root, "x")
             .unwrap()

@@ -14,9 +14,15 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use hydrate::lock::{
-    BitnamiKind, ChartRequest, Finding, LockArgs, LockError, Outcome, lock, parse_index, read_lock,
+    BitnamiKind, ChartRequest, Finding, LockError, Options, Outcome, Silent, parse_index, read_lock,
 };
 use sha2::{Digest, Sha256};
+
+/// `hydrate::lock::lock` without progress reporting.
+#[allow(clippy::result_large_err)] // reason: the library's own error type, as returned
+fn lock(root: &Utf8Path, options: &Options, requests: &[ChartRequest]) -> Result<Outcome, LockError> {
+    hydrate::lock::lock(root, options, requests, &Silent)
+}
 
 // ---------------------------------------------------------------- fixtures
 
@@ -60,11 +66,11 @@ fn temp_root() -> (tempfile::TempDir, Utf8PathBuf) {
     (dir, root)
 }
 
-fn args() -> LockArgs {
-    LockArgs {
+fn args() -> Options {
+    Options {
         timeout: 10,
         plain_http: true,
-        ..LockArgs::default()
+        ..Options::default()
     }
 }
 

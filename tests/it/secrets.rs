@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Parser;
+use hydrate::cli::SecretCommand;
+use hydrate::commands::secret::{Session, run_with};
 use hydrate::secrets::sops_format::{self, Format};
 use hydrate::secrets::verify::Finding;
-use hydrate::secrets::{
-    AgeIdentities, Policy, SecretCommand, SecretsError, Session, decrypt_document, run_with, verify_file,
-};
+use hydrate::secrets::{AgeIdentities, Policy, SecretsError, decrypt_document, verify_file};
 
 /// A fixed `lastmodified`: 2025-01-02T03:04:05Z.
 const NOW: i64 = 1_735_787_045;
@@ -290,7 +290,9 @@ impl Repo {
             stdout: &mut stdout,
             stderr: &mut stderr,
         };
-        let result = run_with(&self.root, &cmd(args), &mut session);
+        // The exit status as a number: 0 clean, 1 findings.
+        let result = run_with(&self.root, &cmd(args), &mut session)
+            .map(|outcome| u8::from(outcome == hydrate::Outcome::Findings));
         Outcome {
             result,
             stdout: String::from_utf8(stdout).unwrap(),
