@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::error::Location;
+use crate::span::{Location, YamlPath};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -29,7 +29,7 @@ pub struct Diagnostic {
     /// Where: the input file (and position), or the output file when no input position exists.
     pub at: Location,
     /// The YAML path in `at.file`, e.g. `values.image.repository`.
-    pub yaml_path: Option<String>,
+    pub yaml_path: Option<YamlPath>,
     /// Stable rule id, e.g. `no-bitnami`.
     pub code: String,
     pub severity: Severity,
@@ -61,7 +61,7 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn path(mut self, yaml_path: impl Into<String>) -> Diagnostic {
+    pub fn path(mut self, yaml_path: impl Into<YamlPath>) -> Diagnostic {
         self.yaml_path = Some(yaml_path.into());
         self
     }
@@ -166,7 +166,7 @@ impl fmt::Display for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Pos;
+    use crate::span::Pos;
 
     fn diag() -> Diagnostic {
         Diagnostic::error(

@@ -1,59 +1,10 @@
 //! Errors of every stage, each naming the repo-relative file, the line and column where known,
 //! and what to do. The CLI maps any [`Error`] to exit code 2.
 
-use std::fmt;
-
 use camino::{Utf8Path, Utf8PathBuf};
 use miette::{NamedSource, SourceSpan};
-use serde::Serialize;
 
-/// A 1-based line and column in an input file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Pos {
-    pub line: usize,
-    pub column: usize,
-}
-
-/// A repo-relative file and, where known, a position in it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Location {
-    pub file: Utf8PathBuf,
-    pub pos: Option<Pos>,
-}
-
-impl Location {
-    pub fn file(file: impl Into<Utf8PathBuf>) -> Location {
-        Location {
-            file: file.into(),
-            pos: None,
-        }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.pos {
-            Some(Pos { line, column }) => write!(f, "{}:{line}:{column}", self.file),
-            None => write!(f, "{}", self.file),
-        }
-    }
-}
-
-/// Byte offset of `pos` in `text` (lines and columns count characters), clamped to the text.
-pub fn offset_of(text: &str, pos: Pos) -> usize {
-    let mut offset = 0;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if i + 1 == pos.line {
-            let col = line
-                .char_indices()
-                .nth(pos.column.saturating_sub(1))
-                .map_or(line.len(), |(b, _)| b);
-            return offset + col;
-        }
-        offset += line.len();
-    }
-    text.len()
-}
+pub use crate::span::{Location, Pos, offset_of};
 
 /// A source snippet for miette, when the file's text is at hand.
 fn snippet(

@@ -12,6 +12,7 @@ pub mod diag;
 pub mod diff;
 pub mod error;
 pub mod git;
+pub mod image;
 pub mod jsonnet;
 pub mod lint;
 pub mod load;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod output;
 pub mod render;
 pub mod secrets;
+pub mod span;
 
 use camino::Utf8Path;
 

@@ -1,6 +1,7 @@
 //! Reading the files of a [`Tree`](crate::output::Tree) as Kubernetes objects, and pulling out
 //! what a reviewer looks for first: chart versions and container images. Pure.
 
+use crate::span::{Segment, YamlPath};
 use std::collections::BTreeMap;
 
 use camino::Utf8Path;
@@ -104,8 +105,8 @@ pub(crate) fn chart_changes(id: &ObjectId, old: &Value, new: &Value) -> Vec<Char
 /// Image changes between two versions of an object, matched by where the image sits.
 pub(crate) fn image_changes(old: &Value, new: &Value) -> Vec<ImageChange> {
     let (mut o, mut n) = (BTreeMap::new(), BTreeMap::new());
-    collect_images(old, "", &mut o);
-    collect_images(new, "", &mut n);
+    collect_images(old, &mut o);
+    collect_images(new, &mut n);
     let paths: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
     paths
         .into_iter()
@@ -120,62 +121,46 @@ pub(crate) fn image_changes(old: &Value, new: &Value) -> Vec<ImageChange> {
         .collect()
 }
 
-/// Collects every `image` at any depth, keyed by its path.
+/// Collects every image of `value` (as [`crate::image::images_in`] finds them), keyed by where
+/// it sits.
 ///
 /// Array items with a `name` are keyed by it (`containers[app]`), so inserting a container does
-/// not shift the others. An `image` map with `repository`/`tag`/`digest` (Helm values) is
-/// joined into one reference.
-fn collect_images(value: &Value, path: &str, out: &mut BTreeMap<String, String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map {
-                let here = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                if key == "image"
-                    && let Some(img) = image_ref(v)
-                {
-                    out.insert(here, img);
-                    continue;
-                }
-                collect_images(v, &here, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                let tag = v
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| i.to_string(), str::to_owned);
-                collect_images(v, &format!("{path}[{tag}]"), out);
-            }
-        }
-        _ => {}
+/// not shift the others. A split form (`{registry, repository, tag, digest}`, Helm values) is
+/// keyed by its map and shown joined into one reference.
+fn collect_images(value: &Value, out: &mut BTreeMap<String, String>) {
+    for found in crate::image::images_in(value, &YamlPath::root(), None) {
+        let path = match (&found.form, found.path.parent()) {
+            (crate::image::Form::Split { .. }, Some(map)) => map,
+            _ => found.path.clone(),
+        };
+        out.insert(named_path(value, &path), found.written);
     }
 }
 
-/// An image reference from a string, or from a Helm-style `{registry, repository, tag, digest}` map.
-fn image_ref(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => {
-            let repo = m.get("repository").and_then(Value::as_str)?;
-            let mut s = match m.get("registry").and_then(Value::as_str) {
-                Some(reg) if !reg.is_empty() => format!("{reg}/{repo}"),
-                _ => repo.to_owned(),
-            };
-            if let Some(tag) = m.get("tag").filter(|t| !t.is_null()) {
-                s = format!("{s}:{}", scalar_text(tag));
+/// `path` as text, with each array index replaced by the `name` of the item there, if it has one.
+fn named_path(value: &Value, path: &YamlPath) -> String {
+    let mut text = String::new();
+    let mut here = Some(value);
+    for segment in path.segments() {
+        match segment {
+            Segment::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(&YamlPath::root().key(key.clone()).to_string());
+                here = here.and_then(|v| v.get(key));
             }
-            if let Some(d) = m.get("digest").and_then(Value::as_str).filter(|d| !d.is_empty()) {
-                s = format!("{s}@{d}");
+            Segment::Index(i) => {
+                here = here.and_then(|v| v.get(i));
+                let name = here.and_then(|v| v.get("name")).and_then(Value::as_str);
+                match name {
+                    Some(name) => text.push_str(&format!("[{name}]")),
+                    None => text.push_str(&format!("[{i}]")),
+                }
             }
-            Some(s)
         }
-        _ => None,
     }
+    text
 }
 
 /// A scalar as text (strings unquoted); other values as compact JSON.

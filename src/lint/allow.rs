@@ -18,8 +18,8 @@ use camino::Utf8PathBuf;
 
 use super::{Ctx, Finding, RULES};
 use crate::diag::Diagnostic;
-use crate::error::Location;
 use crate::model::Allow;
+use crate::span::{Location, YamlPath};
 
 pub const UNUSED_ALLOW: &str = "unused-allow";
 pub const UNUSED_ALLOW_SUMMARY: &str = "a `lint.allow` entry that covers no finding (or has no reason)";
@@ -28,7 +28,7 @@ pub const UNUSED_ALLOW_SUMMARY: &str = "a `lint.allow` entry that covers no find
 struct Entry<'a> {
     allow: &'a Allow,
     at: Location,
-    yaml_path: String,
+    yaml_path: YamlPath,
     /// `Some(name)` for an entry of component `name` (it covers only that component's findings).
     component: Option<&'a str>,
     /// The component folder, for paths relative to it.
@@ -84,8 +84,8 @@ fn entries_of<'a>(
         .enumerate()
         .map(|(i, allow)| Entry {
             allow,
-            at: file.locate(&format!("lint.allow[{i}]")),
-            yaml_path: format!("lint.allow[{i}]"),
+            at: file.locate(YamlPath::parse("lint.allow").index(i)),
+            yaml_path: YamlPath::parse("lint.allow").index(i),
             component: owner.map(|(name, _)| name),
             dir: owner.map(|(_, dir)| dir.clone()),
             used: false,
@@ -112,7 +112,7 @@ fn covers(entry: &Entry<'_>, finding: &Finding) -> bool {
 /// Every name a finding may be allowed by (see the module documentation).
 fn addresses(entry: &Entry<'_>, finding: &Finding) -> Vec<String> {
     let d = &finding.diagnostic;
-    let yaml_path = d.yaml_path.clone().unwrap_or_default();
+    let yaml_path = d.yaml_path.as_ref().map(ToString::to_string).unwrap_or_default();
     let mut files = vec![d.at.file.to_string()];
     if let Some(dir) = &entry.dir
         && let Ok(rel) = d.at.file.strip_prefix(dir)

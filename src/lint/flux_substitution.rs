@@ -17,6 +17,7 @@
 use super::{Ctx, Finding, Rule, strings_in};
 use crate::diag::Severity;
 use crate::render::Object;
+use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
     id: "flux-substitution",
@@ -32,7 +33,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         .filter(|o| o.verbatim.is_none() && !substitution_disabled(o))
     {
         let mut strings = Vec::new();
-        strings_in(&object.value, "", &mut strings);
+        strings_in(&object.value, &YamlPath::root(), &mut strings);
         for (path, text) in strings {
             let Some(at) = text.find("${") else {
                 continue;

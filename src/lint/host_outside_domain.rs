@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::{Ctx, Finding, Rule};
 use crate::diag::Severity;
 use crate::render::Object;
+use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
     id: "host-outside-domain",
@@ -63,12 +64,13 @@ pub fn is_inside(host: &str, root: &str) -> bool {
 }
 
 /// Every (YAML path, name) an object publishes.
-fn names(object: &Object) -> Vec<(String, String)> {
+fn names(object: &Object) -> Vec<(YamlPath, String)> {
     let spec = object.value.get("spec");
     let mut out = Vec::new();
-    let strings = |value: Option<&Value>, path: &str, out: &mut Vec<(String, String)>| {
+    // Paths made of fixed keys and indexes only: safe to parse.
+    let strings = |value: Option<&Value>, path: &str, out: &mut Vec<(YamlPath, String)>| {
         if let Some(Value::String(s)) = value {
-            out.push((path.to_string(), s.clone()));
+            out.push((YamlPath::parse(path), s.clone()));
         }
     };
     match object.kind() {
@@ -76,7 +78,7 @@ fn names(object: &Object) -> Vec<(String, String)> {
             for (i, route) in array(spec, "routes").iter().enumerate() {
                 if let Some(rule) = route.get("match").and_then(Value::as_str) {
                     for host in match_hosts(rule) {
-                        out.push((format!("spec.routes[{i}].match"), host));
+                        out.push((YamlPath::parse("spec.routes").index(i).key("match"), host));
                     }
                 }
             }

@@ -14,7 +14,6 @@
 pub mod allow;
 pub mod flux_substitution;
 pub mod host_outside_domain;
-pub mod image;
 pub mod no_bitnami;
 pub mod plaintext_secret;
 pub mod sops_verify;
@@ -25,10 +24,10 @@ use camino::Utf8PathBuf;
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, Severity};
-use crate::error::Location;
 use crate::load::yaml::SpanIndex;
-use crate::model::{Component, Model, join_path};
+use crate::model::{Component, Model};
 use crate::render::{Object, Placement};
+use crate::span::{Location, YamlPath};
 
 /// A lint rule: a stable kebab-case id, its severity, one line of description, and its check.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +91,7 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     pub at: Location,
-    pub yaml_path: String,
+    pub yaml_path: YamlPath,
     pub object: Option<String>,
     pub component: Option<String>,
     pub output: Option<Utf8PathBuf>,
@@ -155,23 +154,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// `yaml_path` of the component file (or its nearest ancestor).
-    pub fn at_component(&self, component: &Component, yaml_path: &str) -> Site {
+    pub fn at_component(&self, component: &Component, yaml_path: impl Into<YamlPath>) -> Site {
+        let yaml_path = yaml_path.into();
         Site {
-            at: component.file.locate(yaml_path),
-            yaml_path: yaml_path.to_string(),
+            at: component.file.locate(&yaml_path),
+            yaml_path,
             object: None,
             component: Some(component.name.clone()),
-            output: None,
-        }
-    }
-
-    /// `yaml_path` of the environment file.
-    pub fn at_env(&self, yaml_path: &str) -> Site {
-        Site {
-            at: self.model.env.file.locate(yaml_path),
-            yaml_path: yaml_path.to_string(),
-            object: None,
-            component: None,
             output: None,
         }
     }
@@ -184,11 +173,15 @@ impl<'a> Ctx<'a> {
             .expect("called for components with a chart");
         let env = &self.model.env;
         let yaml_path = if chart.overridden_in.is_none() {
-            "chart.version".to_string()
+            YamlPath::parse("chart.version")
         } else if chart.version_at.file == env.file.path {
-            format!("components.{}.chart.version", component.name)
+            YamlPath::parse("components")
+                .key(component.name.clone())
+                .join(&"chart.version".into())
         } else {
-            format!("envs.{}.chart.version", env.name)
+            YamlPath::parse("envs")
+                .key(env.name.clone())
+                .join(&"chart.version".into())
         };
         Site {
             at: chart.version_at.clone(),
@@ -202,9 +195,9 @@ impl<'a> Ctx<'a> {
     /// Where `values.<values_path>` of `component` was set: the highest-precedence input that
     /// has exactly this key; else (a generator derived it) `spec.values.<values_path>` of the
     /// HelmRelease `release`, else the nearest ancestor in the component file.
-    pub fn at_value(&self, component: &Component, values_path: &str, release: Option<&Object>) -> Site {
+    pub fn at_value(&self, component: &Component, values_path: &YamlPath, release: Option<&Object>) -> Site {
         for source in component.value_sources.iter().rev() {
-            let full = join_path(&source.prefix, values_path);
+            let full = source.prefix.join(values_path);
             if let Some(file) = self.model.source(&source.file)
                 && let Some(pos) = file.spans.exact(&full)
             {
@@ -221,17 +214,17 @@ impl<'a> Ctx<'a> {
             }
         }
         match release {
-            Some(release) => self.at_output(release, &join_path("spec.values", values_path)),
-            None => self.at_component(component, &join_path("values", values_path)),
+            Some(release) => self.at_output(release, &YamlPath::parse("spec.values").join(values_path)),
+            None => self.at_component(component, YamlPath::parse("values").join(values_path)),
         }
     }
 
     /// The output file of `object` and `yaml_path` in it (for values no input wrote).
-    pub fn at_output(&self, object: &Object, yaml_path: &str) -> Site {
+    pub fn at_output(&self, object: &Object, yaml_path: &YamlPath) -> Site {
         let output = self.output_path(object);
         Site {
             at: Location::file(output.clone()),
-            yaml_path: yaml_path.to_string(),
+            yaml_path: yaml_path.clone(),
             object: Some(object.id()),
             component: self.component_of(object).map(|c| c.name.clone()),
             output: Some(output),
@@ -246,7 +239,7 @@ impl<'a> Ctx<'a> {
     ///    the value under `spec.values` was set;
     /// 4. a generated object: the component-file string equal to `written` when there is one
     ///    (a host, an image), else the output file.
-    pub fn at_object(&self, object: &Object, yaml_path: &str, written: Option<&str>) -> Site {
+    pub fn at_object(&self, object: &Object, yaml_path: &YamlPath, written: Option<&str>) -> Site {
         let component = self.component_of(object);
         let output = Some(self.output_path(object));
         let here = |file: Utf8PathBuf, spans: Option<&SpanIndex>| Site {
@@ -254,7 +247,7 @@ impl<'a> Ctx<'a> {
                 pos: spans.and_then(|s| s.find(yaml_path)),
                 file,
             },
-            yaml_path: yaml_path.to_string(),
+            yaml_path: yaml_path.clone(),
             object: Some(object.id()),
             component: component.map(|c| c.name.clone()),
             output: output.clone(),
@@ -277,10 +270,10 @@ impl<'a> Ctx<'a> {
             return here(file.clone(), spans.as_ref());
         }
         if self.chart_object_of(object).is_some() {
-            if let Some(rest) = strip_path_prefix(yaml_path, "spec.values") {
-                return self.at_value(component, rest, Some(object));
+            if let Some(rest) = yaml_path.strip_prefix(&"spec.values".into()) {
+                return self.at_value(component, &rest, Some(object));
             }
-            let mut site = match yaml_path {
+            let mut site = match yaml_path.to_string().as_str() {
                 "spec.url" => self.at_component(component, "chart.repo"),
                 "spec.ref.tag" | "spec.ref.semver" | "spec.chart.spec.version" => {
                     self.at_chart_version(component)
@@ -294,24 +287,12 @@ impl<'a> Ctx<'a> {
         if let Some(written) = written
             && let Some(path) = find_string(component, written)
         {
-            let mut site = self.at_component(component, &path);
+            let mut site = self.at_component(component, path);
             site.object = Some(object.id());
             site.output = output;
             return site;
         }
         self.at_output(object, yaml_path)
-    }
-}
-
-/// `spec.values.a.b` minus `spec.values` → `a.b` (and `spec.values` → ``).
-pub fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let rest = path.strip_prefix(prefix)?;
-    if rest.is_empty() {
-        Some(rest)
-    } else if let Some(rest) = rest.strip_prefix('.') {
-        Some(rest)
-    } else {
-        rest.starts_with('[').then_some(rest)
     }
 }
 
@@ -345,37 +326,37 @@ fn document_spans(model: &Model, component: &Component, object: &Object, text: &
 
 /// The YAML path of the first string of the component file equal to `written` (after
 /// interpolation), if the file has one.
-fn find_string(component: &Component, written: &str) -> Option<String> {
-    fn walk(value: &Value, path: String, written: &str, component: &Component) -> Option<String> {
+fn find_string(component: &Component, written: &str) -> Option<YamlPath> {
+    fn walk(value: &Value, path: YamlPath, written: &str, component: &Component) -> Option<YamlPath> {
         match value {
             Value::String(s) if s == written && component.file.spans.exact(&path).is_some() => Some(path),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .find_map(|(i, v)| walk(v, format!("{path}[{i}]"), written, component)),
+                .find_map(|(i, v)| walk(v, path.index(i), written, component)),
             Value::Object(map) => map
                 .iter()
-                .find_map(|(k, v)| walk(v, join_path(&path, k), written, component)),
+                .find_map(|(k, v)| walk(v, path.key(k.clone()), written, component)),
             _ => None,
         }
     }
     let spec = serde_json::to_value(&component.spec).ok()?;
-    walk(&spec, String::new(), written, component)
+    walk(&spec, YamlPath::root(), written, component)
 }
 
 /// Every string of `value` (whose YAML path is `path`) with its path, in document order; map keys
 /// are reported at the path of their entry.
-pub fn strings_in<'v>(value: &'v Value, path: &str, out: &mut Vec<(String, &'v str)>) {
+pub fn strings_in<'v>(value: &'v Value, path: &YamlPath, out: &mut Vec<(YamlPath, &'v str)>) {
     match value {
-        Value::String(s) => out.push((path.to_string(), s)),
+        Value::String(s) => out.push((path.clone(), s)),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                strings_in(item, &format!("{path}[{i}]"), out);
+                strings_in(item, &path.index(i), out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let child = join_path(path, k);
+                let child = path.key(k.clone());
                 out.push((child.clone(), k));
                 strings_in(v, &child, out);
             }
@@ -468,7 +449,7 @@ mod tests {
                     "{} {} {} {}",
                     d.code,
                     d.at,
-                    d.yaml_path.as_deref().unwrap_or("-"),
+                    d.yaml_path.as_ref().map_or("-".to_string(), ToString::to_string),
                     d.object.as_deref().unwrap_or("-")
                 )
             })
@@ -480,12 +461,5 @@ mod tests {
                 "unpinned-image out/x/apps/a/deployment-a.yaml spec.template.spec.containers[0].image Deployment/a/a",
             ]
         );
-    }
-
-    #[test]
-    fn strip_path_prefix_respects_segment_boundaries() {
-        assert_eq!(strip_path_prefix("spec.values.a", "spec.values"), Some("a"));
-        assert_eq!(strip_path_prefix("spec.values", "spec.values"), Some(""));
-        assert_eq!(strip_path_prefix("spec.valuesFrom", "spec.values"), None);
     }
 }

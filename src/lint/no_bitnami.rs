@@ -22,11 +22,12 @@
 
 use serde_json::Value;
 
-use super::image::{Form, GlobalRegistry, ImageRef, images_in, is_bitnami_chart_source};
 use super::{Ctx, Finding, Rule};
 use crate::diag::Severity;
+use crate::image::{Form, GlobalRegistry, ImageRef, images_in, is_bitnami_chart_source};
 use crate::model::Component;
 use crate::render::Object;
+use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
     id: "no-bitnami",
@@ -81,7 +82,7 @@ fn object_sources(ctx: &Ctx<'_>, object: &Object, out: &mut Vec<Finding>) {
     if let Some(url) = object.value.pointer("/spec/url").and_then(Value::as_str)
         && is_bitnami_chart_source(url)
     {
-        out.push(ctx.at_object(object, "spec.url", Some(url)).finding(
+        out.push(ctx.at_object(object, &"spec.url".into(), Some(url)).finding(
             &RULE,
             format!(
                 "{} `{}` points at Bitnami (`{url}`)",
@@ -101,12 +102,12 @@ pub fn global_registry(object: &Object) -> Option<GlobalRegistry<'_>> {
         .and_then(Value::as_str)
         .map(|value| GlobalRegistry {
             value,
-            path: "spec.values.global.imageRegistry",
+            path: YamlPath::parse("spec.values.global.imageRegistry"),
         })
 }
 
 fn object_images(ctx: &Ctx<'_>, object: &Object, out: &mut Vec<Finding>) {
-    for found in images_in(&object.value, "", global_registry(object)) {
+    for found in images_in(&object.value, &YamlPath::root(), global_registry(object)) {
         if !found.image.is_bitnami() {
             continue;
         }
@@ -184,7 +185,11 @@ fn subcharts(ctx: &Ctx<'_>, component: &Component, out: &mut Vec<Finding>) {
         // say `false` themselves (issue 3: "set every Bitnami subchart to disabled").
         let (site, message) = if is_true(enabled) {
             (
-                ctx.at_value(component, &format!("{key}.enabled"), release),
+                ctx.at_value(
+                    component,
+                    &YamlPath::root().key(key.clone()).key("enabled"),
+                    release,
+                ),
                 format!(
                     "the values enable `{key}`, a Bitnami subchart of chart `{}`",
                     chart.name
@@ -193,7 +198,7 @@ fn subcharts(ctx: &Ctx<'_>, component: &Component, out: &mut Vec<Finding>) {
         } else {
             // Nothing in the values to point at: point at the declaration.
             (
-                ctx.at_component(component, &format!("chart.subcharts[{i}]")),
+                ctx.at_component(component, YamlPath::parse("chart.subcharts").index(i)),
                 format!(
                     "`{key}` is a Bitnami subchart of chart `{}` and the values do not disable it",
                     chart.name
@@ -270,7 +275,7 @@ fn velero_kubectl(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         if repository.is_some_and(|r| ImageRef::parse(r).is_some()) || hooks_off {
             continue;
         }
-        out.push(ctx.at_object(at, path, None).finding(
+        out.push(ctx.at_object(at, &path.into(), None).finding(
             &RULE,
             format!(
                 "Velero chart `{version}` runs its CRD hook with the Bitnami image `docker.io/bitnamilegacy/kubectl`"

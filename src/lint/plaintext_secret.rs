@@ -10,6 +10,7 @@
 //! `out/` is committed to git and read by anyone with access to the repository; only SOPS-encrypted
 //! Secrets may be there (Flux decrypts them in the cluster).
 
+use crate::span::YamlPath;
 use serde_json::Value;
 
 use super::{Ctx, Finding, Rule};
@@ -36,12 +37,12 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 /// The non-empty `data`/`stringData` entries of a Secret: (YAML path, value).
-fn entries(secret: &Value) -> Vec<(String, &Value)> {
+fn entries(secret: &Value) -> Vec<(YamlPath, &Value)> {
     let mut entries = Vec::new();
     for key in DATA_KEYS {
         if let Some(Value::Object(map)) = secret.get(key) {
             for (name, value) in map {
-                entries.push((format!("{key}.{name}"), value));
+                entries.push((YamlPath::root().key(key.to_string()).key(name.clone()), value));
             }
         }
     }

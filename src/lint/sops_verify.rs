@@ -77,7 +77,7 @@ fn site(file: &Utf8Path, pos: Option<Pos>, object: Option<String>) -> Site {
             file: file.to_owned(),
             pos,
         },
-        yaml_path: "sops".to_string(),
+        yaml_path: "sops".into(),
         object,
         component: None,
         output: None,

@@ -70,7 +70,10 @@ fn release(ctx: &Ctx<'_>, object: &Object, out: &mut Vec<Finding>) {
             ),
         ),
     };
-    out.push(ctx.at_object(object, path, None).finding(&RULE, message, HELP));
+    out.push(
+        ctx.at_object(object, &path.into(), None)
+            .finding(&RULE, message, HELP),
+    );
 }
 
 /// An OCIRepository of a plain manifest: `ref.tag` exact or `ref.digest`, never `ref.semver`.
@@ -85,7 +88,7 @@ fn oci_repository(ctx: &Ctx<'_>, object: &Object, out: &mut Vec<Finding>) {
         (None, Some(tag)) => ("spec.ref.tag", tag.to_string()),
         (None, None) => ("spec", "latest".to_string()),
     };
-    out.push(ctx.at_object(object, path, None).finding(
+    out.push(ctx.at_object(object, &path.into(), None).finding(
         &RULE,
         format!(
             "OCIRepository `{}` follows `{shown}`, not one exact chart version",

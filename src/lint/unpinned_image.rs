@@ -13,11 +13,12 @@
 //! `latest` (or no tag, which means `latest`) changes under the same manifest: a restart can run a
 //! different program, and `out/` no longer records what runs.
 
-use super::image::{Form, Found, images_in};
 use super::no_bitnami::global_registry;
 use super::{Ctx, Finding, Rule};
 use crate::diag::Severity;
+use crate::image::{Form, Found, images_in};
 use crate::render::Object;
+use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
     id: "unpinned-image",
@@ -36,17 +37,17 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             || ctx
                 .component_of(object)
                 .is_some_and(|c| c.spec.lint.require_image_digests);
-        for found in images_in(&object.value, "", global_registry(object)) {
+        for found in images_in(&object.value, &YamlPath::root(), global_registry(object)) {
             image(ctx, object, &found, require_digest, out);
         }
     }
 }
 
 /// YAML path of the `tag` beside a split form's `repository`.
-fn tag_path(found: &Found) -> String {
-    match found.path.strip_suffix("repository") {
-        Some(base) => format!("{base}tag"),
-        None => found.path.clone(),
+fn tag_path(found: &Found) -> YamlPath {
+    match (found.path.last_key(), found.path.parent()) {
+        (Some("repository"), Some(base)) => base.key("tag"),
+        _ => found.path.clone(),
     }
 }
 

@@ -11,7 +11,8 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visi
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
-use crate::error::{LoadError, Pos};
+use crate::error::LoadError;
+use crate::span::{Location, Pos, YamlPath};
 
 /// Parser limits: generous enough for big values files and chart indexes, still bounded
 /// (serde-saphyr rejects alias bombs and duplicate keys by default).
@@ -104,7 +105,7 @@ fn unknown_field_hint(reason: &str) -> Option<String> {
 /// Where each node of a YAML document sits: YAML path → position (1-based line and column).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanIndex {
-    positions: BTreeMap<String, Pos>,
+    positions: BTreeMap<YamlPath, Pos>,
 }
 
 impl SpanIndex {
@@ -112,7 +113,7 @@ impl SpanIndex {
     pub fn of(text: &str) -> SpanIndex {
         let mut index = SpanIndex::default();
         if let Ok(root) = serde_saphyr::from_str_with_options::<Spanned<Node>>(text, options()) {
-            index.visit(String::new(), &root);
+            index.visit(YamlPath::root(), &root);
         }
         index
     }
@@ -128,14 +129,14 @@ impl SpanIndex {
             .map(|doc| {
                 let mut index = SpanIndex::default();
                 if let Some(root) = doc {
-                    index.visit(String::new(), root);
+                    index.visit(YamlPath::root(), root);
                 }
                 index
             })
             .collect()
     }
 
-    fn visit(&mut self, path: String, node: &Spanned<Node>) {
+    fn visit(&mut self, path: YamlPath, node: &Spanned<Node>) {
         let loc = node.referenced;
         self.positions.insert(
             path.clone(),
@@ -148,36 +149,30 @@ impl SpanIndex {
             Node::Scalar => {}
             Node::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    self.visit(format!("{path}[{i}]"), item);
+                    self.visit(path.index(i), item);
                 }
             }
             Node::Map(entries) => {
                 for (key, value) in entries {
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    self.visit(child, value);
+                    self.visit(path.key(key.clone()), value);
                 }
             }
         }
     }
 
     /// Position of the node at `path`, or of its nearest indexed ancestor.
-    pub fn find(&self, path: &str) -> Option<Pos> {
-        let mut path = path;
+    pub fn find(&self, path: &YamlPath) -> Option<Pos> {
+        let mut path = path.clone();
         loop {
-            if let Some(pos) = self.positions.get(path) {
+            if let Some(pos) = self.positions.get(&path) {
                 return Some(*pos);
             }
-            let cut = path.rfind(['.', '['])?;
-            path = &path[..cut];
+            path = path.parent()?;
         }
     }
 
     /// Position of exactly `path`, without falling back to an ancestor.
-    pub fn exact(&self, path: &str) -> Option<Pos> {
+    pub fn exact(&self, path: &YamlPath) -> Option<Pos> {
         self.positions.get(path).copied()
     }
 }
@@ -271,10 +266,10 @@ impl SourceFile {
     }
 
     /// `path:line:column` of the node at `yaml_path` (or its nearest ancestor).
-    pub fn locate(&self, yaml_path: &str) -> crate::error::Location {
-        crate::error::Location {
+    pub fn locate(&self, yaml_path: impl Into<YamlPath>) -> Location {
+        Location {
             file: self.path.clone(),
-            pos: self.spans.find(yaml_path),
+            pos: self.spans.find(&yaml_path.into()),
         }
     }
 }
@@ -287,9 +282,15 @@ mod tests {
     fn span_index_finds_nested_keys_and_list_items() {
         let text = "a:\n  b:\n    - x\n    - image: nginx:1\nc: 1\n";
         let idx = SpanIndex::of(text);
-        assert_eq!(idx.exact("a.b[1].image"), Some(Pos { line: 4, column: 14 }));
-        assert_eq!(idx.exact("c"), Some(Pos { line: 5, column: 4 }));
-        assert_eq!(idx.find("a.b[1].image.deeper"), Some(Pos { line: 4, column: 14 }));
+        assert_eq!(
+            idx.exact(&"a.b[1].image".into()),
+            Some(Pos { line: 4, column: 14 })
+        );
+        assert_eq!(idx.exact(&"c".into()), Some(Pos { line: 5, column: 4 }));
+        assert_eq!(
+            idx.find(&"a.b[1].image.deeper".into()),
+            Some(Pos { line: 4, column: 14 })
+        );
     }
 
     #[test]
@@ -299,10 +300,13 @@ mod tests {
         let values: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
         assert_eq!(docs.len(), values.len(), "one index per parsed document");
         assert_eq!(docs.len(), 3, "the empty document is skipped");
-        assert_eq!(docs[0].exact("a"), Some(Pos { line: 1, column: 4 }));
-        assert_eq!(docs[1].exact("spec.image"), Some(Pos { line: 5, column: 10 }));
-        assert_eq!(docs[1].exact("a"), None);
-        assert_eq!(docs[2].exact("b[1]"), Some(Pos { line: 8, column: 8 }));
+        assert_eq!(docs[0].exact(&"a".into()), Some(Pos { line: 1, column: 4 }));
+        assert_eq!(
+            docs[1].exact(&"spec.image".into()),
+            Some(Pos { line: 5, column: 10 })
+        );
+        assert_eq!(docs[1].exact(&"a".into()), None);
+        assert_eq!(docs[2].exact(&"b[1]".into()), Some(Pos { line: 8, column: 8 }));
     }
 
     #[test]

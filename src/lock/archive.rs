@@ -10,7 +10,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::index::{RawDependency, dependencies, upstream_yaml_options};
-use super::{BitnamiFinding, BitnamiKind, Dependency, ImageRef, LockError};
+use super::{BitnamiFinding, BitnamiKind, Dependency, LockError, LockedImage};
+use crate::image::is_bitnami_chart_source;
+use crate::span::YamlPath;
 
 /// At most this many bytes are unpacked from one archive (a guard against gzip bombs).
 const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
@@ -23,7 +25,7 @@ pub(crate) struct Inspection {
     /// The root chart's `Chart.yaml` dependencies.
     pub dependencies: Vec<Dependency>,
     /// Default images in the values of the chart and its bundled subcharts.
-    pub images: Vec<ImageRef>,
+    pub images: Vec<LockedImage>,
     /// Bitnami dependencies and images among those.
     pub bitnami: Vec<BitnamiFinding>,
 }
@@ -148,7 +150,7 @@ fn walk_chart(
     for dep in &deps {
         let at = join(prefix, dep.alias.as_deref().unwrap_or(&dep.name));
         let repo = dep.repository.as_deref().unwrap_or_default();
-        if is_bitnami(repo) {
+        if is_bitnami_chart_source(repo) {
             out.bitnami.push(BitnamiFinding {
                 kind: BitnamiKind::Dependency,
                 at,
@@ -209,95 +211,29 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-/// Whether a repository or image reference points at Bitnami (`charts.bitnami.com`,
-/// `oci://registry-1.docker.io/bitnamicharts`, `docker.io/bitnami/…`, `bitnamilegacy/…`).
-pub(crate) fn is_bitnami(reference: &str) -> bool {
-    reference.to_ascii_lowercase().contains("bitnami")
-}
-
-/// Walks chart values and records every default image.
-///
-/// 1. A map with a string `repository` and at least one of `tag`, `registry`, `digest`,
-///    `pullPolicy` is an image (`registry/repository:tag@digest`).
-/// 2. A string under a key named `image` (or ending in `Image`) is an image reference.
-fn find_images(value: &serde_json::Value, path: &str, out: &mut Inspection) {
-    match value {
-        serde_json::Value::Object(map) => {
-            if let Some(image) = image_from_map(map) {
-                push_image(out, path, image);
-                return;
-            }
-            for (key, child) in map {
-                let child_path = join(path, key);
-                match child {
-                    serde_json::Value::String(s)
-                        if (key == "image" || key.ends_with("Image")) && looks_like_image(s) =>
-                    {
-                        push_image(out, &child_path, s.clone());
-                    }
-                    _ => find_images(child, &child_path, out),
-                }
-            }
+/// Records every default image of chart `values` (found as the image module finds them in any
+/// object), Bitnami ones also as findings. `prefix` is the values key of the (sub)chart.
+fn find_images(values: &serde_json::Value, prefix: &str, out: &mut Inspection) {
+    for found in crate::image::images_in(values, &YamlPath::root(), None) {
+        let path = found.path.to_string();
+        let at = if prefix.is_empty() {
+            path
+        } else {
+            format!("{prefix}.{path}")
+        };
+        if found.image.is_bitnami() {
+            out.bitnami.push(BitnamiFinding {
+                kind: BitnamiKind::Image,
+                at: at.clone(),
+                reference: found.written.clone(),
+                condition: None,
+            });
         }
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                find_images(item, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn push_image(out: &mut Inspection, path: &str, image: String) {
-    if is_bitnami(&image) {
-        out.bitnami.push(BitnamiFinding {
-            kind: BitnamiKind::Image,
-            at: path.to_owned(),
-            reference: image.clone(),
-            condition: None,
+        out.images.push(LockedImage {
+            path: at,
+            image: found.written,
         });
     }
-    out.images.push(ImageRef {
-        path: path.to_owned(),
-        image,
-    });
-}
-
-fn scalar(value: Option<&serde_json::Value>) -> Option<String> {
-    match value? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn image_from_map(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
-    let repository = scalar(map.get("repository"))?;
-    if repository.contains("://") {
-        return None; // a Helm or git repository URL, not an image
-    }
-    let hints = ["tag", "registry", "digest", "pullPolicy"];
-    if !hints.iter().any(|k| map.contains_key(*k)) {
-        return None;
-    }
-    let mut image = match scalar(map.get("registry")) {
-        Some(registry) => format!("{}/{repository}", registry.trim_end_matches('/')),
-        None => repository,
-    };
-    if let Some(tag) = scalar(map.get("tag")) {
-        image.push(':');
-        image.push_str(&tag);
-    }
-    if let Some(digest) = scalar(map.get("digest")) {
-        image.push('@');
-        image.push_str(&digest);
-    }
-    Some(image)
-}
-
-fn looks_like_image(text: &str) -> bool {
-    let t = text.trim();
-    !t.is_empty() && !t.contains(char::is_whitespace) && !t.contains("://") && !t.contains("{{")
 }
 
 #[cfg(test)]
@@ -356,8 +292,8 @@ pub(crate) mod tests {
         assert_eq!(
             images,
             [
-                ("db.image", "docker.io/bitnami/postgresql:17.5.0"),
-                ("image", "nextcloud:31.0.0"),
+                ("db.image.repository", "docker.io/bitnami/postgresql:17.5.0"),
+                ("image.repository", "nextcloud:31.0.0"),
                 ("kubectl.image", "docker.io/bitnami/kubectl:1.33"),
                 ("sidecars[0].image", "busybox:1.36"),
             ]
@@ -368,7 +304,7 @@ pub(crate) mod tests {
             bitnami,
             [
                 (BitnamiKind::Dependency, "db"),
-                (BitnamiKind::Image, "db.image"),
+                (BitnamiKind::Image, "db.image.repository"),
                 (BitnamiKind::Image, "kubectl.image"),
             ]
         );

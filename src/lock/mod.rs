@@ -121,7 +121,7 @@ pub struct Dependency {
 /// A default image found in a chart's `values.yaml` (`--download`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ImageRef {
+pub struct LockedImage {
     /// Where in the values it is set (`kubectl.image`, `postgresql.image` for a subchart).
     pub path: String,
     /// The reference as the chart would render it (`docker.io/bitnami/kubectl:1.33`).
@@ -175,7 +175,7 @@ pub struct LockEntry {
     pub dependencies: Vec<Dependency>,
     /// Default images in the chart's values; present only after `hydrate lock --download`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<Vec<ImageRef>>,
+    pub images: Option<Vec<LockedImage>>,
     /// Bitnami dependencies and images; present only after `hydrate lock --download`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitnami: Option<Vec<BitnamiFinding>>,
@@ -216,7 +216,7 @@ pub struct Pinned {
     pub url: Option<String>,
     pub dependencies: Vec<Dependency>,
     /// `None` when the lock was made without `--download`.
-    pub images: Option<Vec<ImageRef>>,
+    pub images: Option<Vec<LockedImage>>,
     /// `None` when the lock was made without `--download`.
     pub bitnami: Option<Vec<BitnamiFinding>>,
 }
@@ -644,7 +644,7 @@ mod tests {
     #[test]
     fn lock_round_trips_through_text() {
         let mut e = entry(">=12, <13", "12.1.0", &["velero", "velero@prod"]);
-        e.images = Some(vec![ImageRef {
+        e.images = Some(vec![LockedImage {
             path: "kubectl.image".to_owned(),
             image: "docker.io/bitnami/kubectl:1.33".to_owned(),
         }]);

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::span::YamlPath;
+
 /// The variables a string may use.
 pub type Vars = BTreeMap<&'static str, String>;
 
@@ -12,7 +14,7 @@ pub type Vars = BTreeMap<&'static str, String>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterpolateError {
     /// YAML path of the string, e.g. `values.ingress.host`.
-    pub path: String,
+    pub path: YamlPath,
     pub message: String,
     pub help: String,
 }
@@ -30,7 +32,7 @@ pub fn interpolate_str(text: &str, vars: &Vars) -> Result<String, (String, Strin
         } else if let Some(after) = tail.strip_prefix("${") {
             let Some(end) = after.find('}') else {
                 return Err((
-                    format!("unterminated `${{` in `{text}`"),
+                    "unterminated `${`".to_string(),
                     "close it with `}`, or write `$${` for a literal `${`".to_string(),
                 ));
             };
@@ -67,28 +69,23 @@ pub fn interpolate_str(text: &str, vars: &Vars) -> Result<String, (String, Strin
 
 /// Interpolates every string (values and keys are left as keys) of `value`, in place.
 /// `path` is the YAML path of `value` in its file, used in errors.
-pub fn interpolate_value(value: &mut Value, vars: &Vars, path: &str) -> Result<(), InterpolateError> {
+pub fn interpolate_value(value: &mut Value, vars: &Vars, path: &YamlPath) -> Result<(), InterpolateError> {
     match value {
         Value::String(s) => {
             *s = interpolate_str(s, vars).map_err(|(message, help)| InterpolateError {
-                path: path.to_string(),
+                path: path.clone(),
                 message,
                 help,
             })?;
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_value(item, vars, &format!("{path}[{i}]"))?;
+                interpolate_value(item, vars, &path.index(i))?;
             }
         }
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
-                let child = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                interpolate_value(item, vars, &child)?;
+                interpolate_value(item, vars, &path.key(key.clone()))?;
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -130,7 +127,7 @@ mod tests {
     #[test]
     fn errors_name_the_yaml_path() {
         let mut v = serde_json::json!({"a": [{"b": "${nope}"}]});
-        let err = interpolate_value(&mut v, &vars(), "values").unwrap_err();
-        assert_eq!(err.path, "values.a[0].b");
+        let err = interpolate_value(&mut v, &vars(), &"values".into()).unwrap_err();
+        assert_eq!(err.path, "values.a[0].b".into());
     }
 }

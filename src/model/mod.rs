@@ -5,6 +5,7 @@ pub mod input;
 pub mod interpolate;
 pub mod merge;
 pub mod resolve;
+pub mod validate;
 pub mod workload;
 
 use std::collections::BTreeMap;
@@ -16,8 +17,8 @@ pub use input::*;
 pub use resolve::resolve;
 pub use workload::Workload;
 
-use crate::error::Location;
 use crate::load::{Origin, SourceFile};
+use crate::span::{Location, YamlPath};
 
 /// One environment, resolved: the input of the render stage.
 #[derive(Debug, Clone)]
@@ -92,7 +93,7 @@ impl ResolvedChart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueSource {
     pub file: Utf8PathBuf,
-    pub prefix: String,
+    pub prefix: YamlPath,
 }
 
 impl Model {
@@ -114,9 +115,9 @@ impl Model {
 
     /// The input position that set `values.<path>` of `component`: the highest-precedence layer
     /// that has the key, or the nearest ancestor in the component file.
-    pub fn locate_value(&self, component: &Component, path: &str) -> Location {
+    pub fn locate_value(&self, component: &Component, path: &YamlPath) -> Location {
         for source in component.value_sources.iter().rev() {
-            let full = join_path(&source.prefix, path);
+            let full = source.prefix.join(path);
             if let Some(file) = self.source(&source.file)
                 && let Some(pos) = file.spans.exact(&full)
             {
@@ -126,7 +127,7 @@ impl Model {
                 };
             }
         }
-        component.file.locate(&join_path("values", path))
+        component.file.locate(YamlPath::parse("values").join(path))
     }
 }
 
@@ -139,14 +140,4 @@ pub fn is_dns_label(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
-}
-
-/// `a.b` + `c` → `a.b.c`; `a` + `[0].x` → `a[0].x`.
-pub fn join_path(prefix: &str, path: &str) -> String {
-    match (prefix.is_empty(), path.is_empty()) {
-        (true, _) => path.to_string(),
-        (_, true) => prefix.to_string(),
-        _ if path.starts_with('[') => format!("{prefix}{path}"),
-        _ => format!("{prefix}.{path}"),
-    }
 }

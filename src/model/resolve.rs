@@ -4,8 +4,11 @@
 //! 2. parse every component file (all of them, so a typo fails every build);
 //! 3. keep the components enabled in this environment;
 //! 4. interpolate each with its own variables, merge its values and its chart version override;
-//! 5. check names, hosts, dependencies (known, enabled, no cycle, not in a later layer).
+//! 5. check names, hosts, dependencies (known, enabled, no cycle, not in a later layer);
+//! 6. validate what needs the whole environment ([`super::validate`]: workloads, backups),
+//!    reporting every problem at once.
 
+use crate::span::YamlPath;
 use std::collections::{BTreeMap, BTreeSet};
 
 use camino::Utf8PathBuf;
@@ -71,7 +74,7 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
         .enumerate()
         .map(|(i, c)| (c.name.clone(), i))
         .collect();
-    Ok(Model {
+    let model = Model {
         root: inputs.root.clone(),
         env,
         components,
@@ -79,7 +82,41 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
         secrets,
         lock,
         sops_policy: inputs.sops_policy.clone(),
-    })
+    };
+    validate(&model)?;
+    Ok(model)
+}
+
+/// Every problem of the environment's backup settings and of every workload, at once.
+fn validate(model: &Model) -> Result<(), Error> {
+    let has_velero = model
+        .components
+        .iter()
+        .any(|c| c.spec.generator == Some(super::Generator::Velero));
+    let mut errors: Vec<Error> = Vec::new();
+    let mut report = |file: &SourceFile, problems: Vec<super::validate::Problem>| {
+        for p in problems {
+            errors.push(
+                InputError::new(file.locate(&p.path), Some(&file.text), p.message)
+                    .with_help(p.help)
+                    .into(),
+            );
+        }
+    };
+    report(
+        &model.env.file,
+        super::validate::backup::check(&model.env, has_velero).0,
+    );
+    for component in &model.components {
+        report(
+            &component.file,
+            super::validate::workload::check(model, component),
+        );
+    }
+    match Error::collect(errors) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }
 
 fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, Error> {
@@ -135,7 +172,7 @@ fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<Componen
     }
     for env in spec.envs.keys() {
         if !envs.contains(env) {
-            let at = source.file.locate(&format!("envs.{env}"));
+            let at = source.file.locate(YamlPath::parse("envs").key(env.clone()));
             return Err(InputError::new(
                 at,
                 Some(&source.file.text),
@@ -169,7 +206,7 @@ fn check_env_overrides(env: &Env, parsed: &[(&ComponentSource, ComponentFile)]) 
     let names: Vec<&str> = parsed.iter().map(|(s, _)| s.name.as_str()).collect();
     for name in env.spec.components.keys() {
         if !names.contains(&name.as_str()) {
-            let at = env.file.locate(&format!("components.{name}"));
+            let at = env.file.locate(YamlPath::parse("components").key(name.clone()));
             return Err(
                 InputError::new(at, Some(&env.file.text), format!("no component `{name}`"))
                     .with_help(suggest(name, names.iter().copied(), "components"))
@@ -219,17 +256,19 @@ fn resolve_component(env: &Env, source: &ComponentSource, spec: &ComponentFile) 
         .unwrap_or_else(|| Value::Object(Default::default()));
     let mut value_sources = vec![ValueSource {
         file: file.path.clone(),
-        prefix: "values".to_string(),
+        prefix: "values".into(),
     }];
     if let Some(own) = spec.envs.get(&env.name).and_then(|o| o.values.as_ref()) {
         deep_merge(&mut values, own);
         value_sources.push(ValueSource {
             file: file.path.clone(),
-            prefix: format!("envs.{}.values", env.name),
+            prefix: YamlPath::parse("envs").key(env.name.clone()).key("values"),
         });
     }
     if let Some(over) = env_override.and_then(|o| o.values.as_ref()) {
-        let prefix = format!("components.{}.values", source.name);
+        let prefix = YamlPath::parse("components")
+            .key(source.name.clone())
+            .key("values");
         let mut over = over.clone();
         interpolate_value(&mut over, &vars, &prefix).map_err(|e| interpolation_error(e, &env.file))?;
         deep_merge(&mut values, &over);
@@ -309,7 +348,11 @@ fn resolve_chart(
         .and_then(|c| c.version.clone())
     {
         resolved.version = v;
-        resolved.version_at = file.locate(&format!("envs.{}.chart.version", env.name));
+        resolved.version_at = file.locate(
+            YamlPath::parse("envs")
+                .key(env.name.clone())
+                .join(&"chart.version".into()),
+        );
         resolved.overridden_in = Some(env.name.clone());
     }
     if let Some(v) = env
@@ -320,9 +363,11 @@ fn resolve_chart(
         .and_then(|c| c.version.clone())
     {
         resolved.version = v;
-        resolved.version_at = env
-            .file
-            .locate(&format!("components.{}.chart.version", source.name));
+        resolved.version_at = env.file.locate(
+            YamlPath::parse("components")
+                .key(source.name.clone())
+                .join(&"chart.version".into()),
+        );
         resolved.overridden_in = Some(env.name.clone());
     }
     Ok(resolved)
@@ -333,7 +378,7 @@ fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<
     let by_name: BTreeMap<&str, &Component> = components.iter().map(|c| (c.name.as_str(), c)).collect();
     for c in components {
         for (i, dep) in c.spec.depends_on.iter().enumerate() {
-            let at = c.file.locate(&format!("depends_on[{i}]"));
+            let at = c.file.locate(YamlPath::parse("depends_on").index(i));
             let Some(target) = by_name.get(dep.as_str()) else {
                 let (message, help) = if all.contains(dep.as_str()) {
                     (
@@ -432,7 +477,7 @@ fn interpolate_typed<T: Serialize + DeserializeOwned>(
     file: &SourceFile,
 ) -> Result<T, Error> {
     let mut json = serde_json::to_value(value).expect("input types serialize to JSON");
-    interpolate_value(&mut json, vars, "").map_err(|e| interpolation_error(e, file))?;
+    interpolate_value(&mut json, vars, &YamlPath::root()).map_err(|e| interpolation_error(e, file))?;
     Ok(serde_json::from_value(json).expect("interpolation keeps the shape of a parsed input"))
 }
 

@@ -1,6 +1,7 @@
 //! Plain manifests: the YAML files a component lists under `manifests`, interpolated and copied
 //! as objects (namespaced kinds get the component's namespace when they name none).
 
+use crate::span::YamlPath;
 use camino::{Utf8Component, Utf8Path};
 use serde_json::Value;
 
@@ -13,7 +14,7 @@ use crate::model::{Component, Model};
 pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
     let mut objects = Vec::new();
     for (i, rel) in component.spec.manifests.iter().enumerate() {
-        let at = component.file.locate(&format!("manifests[{i}]"));
+        let at = component.file.locate(YamlPath::parse("manifests").index(i));
         let path = component.dir.join(rel);
         let local = Utf8Path::new(rel)
             .components()
@@ -30,10 +31,12 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
             );
         };
         for (n, mut doc) in yaml::parse_stream(&path, text)?.into_iter().enumerate() {
-            interpolate_value(&mut doc, &component_vars(model, component), "").map_err(|e| {
-                let file = crate::load::SourceFile::new(path.clone(), text.clone());
-                InputError::new(file.locate(&e.path), Some(text), e.message).with_help(e.help)
-            })?;
+            interpolate_value(&mut doc, &component_vars(model, component), &YamlPath::root()).map_err(
+                |e| {
+                    let file = crate::load::SourceFile::new(path.clone(), text.clone());
+                    InputError::new(file.locate(&e.path), Some(text), e.message).with_help(e.help)
+                },
+            )?;
             check_object(&doc, &path, n)?;
             set_namespace(&mut doc, &component.namespace);
             let layer = layer_for(doc["apiVersion"].as_str().unwrap_or(""), component.layer);

@@ -66,7 +66,6 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
             ),
         ));
     };
-    super::velero::check_bucket(model, &store.bucket)?;
     declared_secret(component, ROOT_SECRET, &["user", "password"])?;
     let values: MinioValues = values(model, component)?;
     let host_path = node_path(

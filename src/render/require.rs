@@ -5,6 +5,7 @@
 use crate::error::{Error, InputError};
 use crate::load::SourceFile;
 use crate::model::{Component, Model};
+use crate::span::YamlPath;
 use serde::de::DeserializeOwned;
 
 /// An input error at `yaml_path` of `file`, with a snippet and a fix.
@@ -44,7 +45,7 @@ pub fn declared_secret(component: &Component, name: &str, keys: &[&str]) -> Resu
 /// The component's merged `values`, read as the generator's typed values.
 pub fn values<T: DeserializeOwned>(model: &Model, component: &Component) -> Result<T, Error> {
     serde_json::from_value(component.values.clone()).map_err(|e| {
-        let at = model.locate_value(component, "");
+        let at = model.locate_value(component, &YamlPath::root());
         let text = model.source(&at.file).map(|f| f.text.as_str());
         InputError::new(
             at,

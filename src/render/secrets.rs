@@ -1,6 +1,7 @@
 //! Secrets: every Secret a component declares is supplied by the operator as a SOPS-encrypted
 //! `secrets/<env>/<component>/<name>.sops.yaml` and copied byte for byte. hydrate never decrypts.
 
+use crate::span::YamlPath;
 use camino::Utf8PathBuf;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
     for (i, decl) in component.spec.secrets.iter().enumerate() {
         let path = secret_path(&model.env.name, &component.name, &decl.name);
         let Some(bytes) = model.secrets.get(&path) else {
-            let at = component.file.locate(&format!("secrets[{i}]"));
+            let at = component.file.locate(YamlPath::parse("secrets").index(i));
             let message = format!("secret `{}` has no file `{path}`", decl.name);
             let help = format!(
                 "create it with `hydrate secret seal {env} {comp} {name} {keys}` (or `sops --encrypt \
@@ -42,7 +43,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
                 MissingSecret::Warn => {
                     out.warnings.push(
                         Diagnostic::warning("missing-secret", at, message)
-                            .path(format!("secrets[{i}]"))
+                            .path(YamlPath::parse("secrets").index(i))
                             .with_help(help),
                     );
                     continue;
@@ -136,7 +137,7 @@ fn check_keys(
         .map(|k| {
             Diagnostic::warning(
                 "undeclared-secret-key",
-                file.locate(&format!("stringData.{k}")),
+                file.locate(YamlPath::parse("stringData").key(k.to_string())),
                 format!(
                     "secret `{}` holds key `{k}`, which the component does not declare",
                     decl.name

@@ -49,7 +49,12 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
     if component.spec.generator != Some(Generator::Velero) {
         return Ok(out);
     }
-    let backup = check_env(model)?;
+    let backup = model
+        .env
+        .spec
+        .backup
+        .as_ref()
+        .expect("the model stage refuses a Velero component without a `backup` block");
     declared_secret(component, CREDENTIALS_SECRET, &[CREDENTIALS_KEY])?;
     let ns = &component.namespace;
     let location = backup_storage_location(model, backup, ns)?;
@@ -108,116 +113,15 @@ pub fn chart_values(_model: &Model, _component: &Component) -> Value {
     })
 }
 
-/// `features.velero` is on and `backup` is complete and well-formed.
-fn check_env(model: &Model) -> Result<&Backup, Error> {
-    let env = &model.env.file;
-    if !model.env.spec.features.velero {
-        return Err(error_at(
-            env,
-            "features.velero",
-            format!(
-                "a Velero component is enabled but `features.velero` is off in `{}`",
-                env.path
-            ),
-            "set `features.velero: true`, or disable the component (`components.velero.enabled: false`)",
-        ));
-    }
-    let Some(backup) = &model.env.spec.backup else {
-        return Err(error_at(
-            env,
-            "features",
-            "Velero is on but the environment has no `backup` block",
-            "add `backup: {schedule: \"0 3 * * *\", timezone: Europe/Brussels, retention: 720h0m0s, \
-             store: {provider: spaces, bucket: …, region: fra1}}`",
-        ));
-    };
-    if backup.schedule.split_whitespace().count() != 5 || backup.schedule.contains("TZ=") {
-        return Err(error_at(
-            env,
-            "backup.schedule",
-            format!("`{}` is not a five-field cron expression", backup.schedule),
-            "write minute hour day month weekday, e.g. `0 3 * * *`; the time zone goes in `backup.timezone`",
-        ));
-    }
-    if !is_time_zone(&backup.timezone) {
-        return Err(error_at(
-            env,
-            "backup.timezone",
-            format!("`{}` is not an IANA time zone name", backup.timezone),
-            "write e.g. `Europe/Brussels` or `UTC`",
-        ));
-    }
-    check_bucket(model, &backup.store.bucket)?;
-    if !is_duration(&backup.retention) {
-        return Err(error_at(
-            env,
-            "backup.retention",
-            format!("`{}` is not a Kubernetes duration", backup.retention),
-            "write hours, minutes and seconds, e.g. `720h0m0s` for 30 days",
-        ));
-    }
-    Ok(backup)
-}
-
-/// The bucket is an S3 bucket name: 3 to 63 of `a-z0-9.-`, starting and ending with a letter or digit.
-pub fn check_bucket(model: &Model, bucket: &str) -> Result<(), Error> {
-    let ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        return Ok(());
-    }
-    Err(error_at(
-        &model.env.file,
-        "backup.store.bucket",
-        format!("`{bucket}` is not an S3 bucket name"),
-        "use 3 to 63 lowercase letters, digits, `.` and `-`, e.g. `fullfrontend-prod-velero`",
-    ))
-}
-
-/// `Europe/Brussels`, `UTC`, `America/Argentina/Buenos_Aires`: letters, digits, `/_+-`.
-fn is_time_zone(tz: &str) -> bool {
-    !tz.is_empty()
-        && !tz.starts_with('/')
-        && tz
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'))
-}
-
-/// A Go duration as Velero reads it: `720h0m0s`, `720h`, `90m` (units h, m, s; at least one).
-fn is_duration(text: &str) -> bool {
-    let mut digits = 0;
-    let mut units = String::new();
-    for c in text.chars() {
-        match c {
-            '0'..='9' => digits += 1,
-            'h' | 'm' | 's' if digits > 0 => {
-                units.push(c);
-                digits = 0;
-            }
-            _ => return false,
-        }
-    }
-    digits == 0 && !units.is_empty() && ["hms", "hm", "hs", "ms", "h", "m", "s"].contains(&units.as_str())
-}
-
 /// The one BackupStorageLocation, on DigitalOcean Spaces or the in-cluster MinIO.
 fn backup_storage_location(model: &Model, backup: &Backup, ns: &str) -> Result<Value, Error> {
     let store = &backup.store;
-    let env = &model.env.file;
     let config = match store.provider {
         StoreProvider::Spaces => {
-            let Some(region) = &store.region else {
-                return Err(error_at(
-                    env,
-                    "backup.store",
-                    "a Spaces backup store needs its `region`",
-                    "add `region: fra1` (the Spaces datacenter) under `backup.store`",
-                ));
-            };
+            let region = store
+                .region
+                .as_ref()
+                .expect("the model stage refuses a Spaces store without a `region`");
             let url = store
                 .endpoint
                 .clone()
@@ -289,27 +193,4 @@ fn schedule(name: &str, ns: &str, backup: &Backup, namespaces: Vec<String>) -> V
             },
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        for ok in ["720h0m0s", "720h", "90m", "30s", "1h30m"] {
-            assert!(is_duration(ok), "{ok}");
-        }
-        for bad in ["", "720", "h", "30d", "0m720h", "720 h", "1.5h"] {
-            assert!(!is_duration(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn time_zones() {
-        assert!(is_time_zone("Europe/Brussels"));
-        assert!(is_time_zone("UTC"));
-        assert!(!is_time_zone("Europe Brussels"));
-        assert!(!is_time_zone(""));
-    }
 }

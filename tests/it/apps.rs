@@ -200,7 +200,7 @@ fn workload_images_are_pinned_and_secrets_are_only_referenced() {
             for c in containers {
                 let image = c["image"].as_str().unwrap_or("");
                 assert!(
-                    hydrate::render::workload::image_problem(image).is_none(),
+                    hydrate::image::pin_problem(image).is_none(),
                     "{env}: {} runs unpinned `{image}`",
                     o.id()
                 );

@@ -34,7 +34,10 @@ fn findings(files: &[(&str, &str)]) -> Vec<String> {
     compiled
         .diagnostics
         .iter()
-        .map(|d| format!("{} {} {}", d.code, d.at, d.yaml_path.as_deref().unwrap_or("-")))
+        .map(|d| {
+            let path = d.yaml_path.as_ref().map_or("-".to_string(), ToString::to_string);
+            format!("{} {} {path}", d.code, d.at)
+        })
         .collect()
 }
 
@@ -469,6 +472,33 @@ fn unpinned_image() {
                 "unpinned-image apps/a/deploy.yaml:14:18 spec.template.spec.containers[1].image",
             ],
         },
+        // See: issue 12 (a workload image tagged `latest` was a hard error no allow entry could
+        // cover; it is an `unpinned-image` finding like any other).
+        Case {
+            name: "a workload image tagged latest is a finding at the component's line",
+            files: &[(COMPONENT, "workload:\n  image: nginx:latest\n")],
+            expect: &["unpinned-image apps/a/component.yaml:2:10 workload.image"],
+        },
+        Case {
+            name: "and lint.allow covers it",
+            files: &[(
+                COMPONENT,
+                "workload:\n  image: nginx:latest\nlint:\n  allow:\n    - {rule: unpinned-image, path: workload.image, \
+                 reason: a throwaway demo}\n",
+            )],
+            expect: &[],
+        },
+        // See: issue 12 (with dot-joined paths, the key `"image.repository"` and the `repository`
+        // of `image` were one path, and the finding pointed at whichever came last).
+        Case {
+            name: "a key that contains a dot is one key: the finding points at its own line",
+            files: &[(
+                COMPONENT,
+                "chart: {repo: https://charts.example.com, name: app, version: 1.0.0}\nvalues:\n  sidecar:\n    \
+                 image:\n      repository: ghcr.io/x/side\n      tag: latest\n    image.tag: x\n",
+            )],
+            expect: &["unpinned-image apps/a/component.yaml:6:12 values.sidecar.image.tag"],
+        },
         Case {
             name: "latest in split values; a missing split tag is the chart's default",
             files: &[(
@@ -564,7 +594,7 @@ fn flux_substitution() {
                 ),
             ],
             expect: &[
-                "flux-substitution apps/a/cm.yaml:6:11 data.run.sh",
+                "flux-substitution apps/a/cm.yaml:6:11 data.\"run.sh\"",
                 "flux-substitution apps/a/component.yaml:3:12 values.command",
             ],
         },

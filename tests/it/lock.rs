@@ -836,8 +836,8 @@ fn download_verifies_archives_and_records_bitnami_parts() {
     assert_eq!(
         images,
         [
-            ("image", "ghcr.io/example/demo:1.0.0"),
-            ("kubectl.image", "docker.io/bitnami/kubectl:1.33")
+            ("image.repository", "ghcr.io/example/demo:1.0.0"),
+            ("kubectl.image.repository", "docker.io/bitnami/kubectl:1.33")
         ]
     );
     let bitnami: Vec<(BitnamiKind, &str, &str)> = e
@@ -857,7 +857,7 @@ fn download_verifies_archives_and_records_bitnami_parts() {
             ),
             (
                 BitnamiKind::Image,
-                "kubectl.image",
+                "kubectl.image.repository",
                 "docker.io/bitnami/kubectl:1.33"
             ),
         ]

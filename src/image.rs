@@ -1,13 +1,18 @@
-//! Container image references and chart sources, normalised so that rules compare like with like:
-//! `bitnami/redis`, `docker.io/bitnami/redis:7` and `index.docker.io/bitnami/redis@sha256:…` are the
-//! same repository. Also finds every image of an object, in both the string form
-//! (`image: repo:tag`) and the split form charts use (`registry` + `repository` + `tag`).
+//! Container images, in one place: parsing a reference ([`ImageRef::parse`]), checking that one
+//! is pinned ([`pin_problem`]), deciding Bitnami ([`ImageRef::is_bitnami`],
+//! [`is_bitnami_chart_source`]), and finding every image of an object or of Helm values
+//! ([`images_in`]), in both the string form (`image: repo:tag`) and the split form charts use
+//! (`registry` + `repository` + `tag`). References are normalised so that `bitnami/redis`,
+//! `docker.io/bitnami/redis:7` and `index.docker.io/bitnami/redis@sha256:…` are the same
+//! repository. Used by the lint rules, the lock, the diff and the workload generator.
 //!
 //! Pure: strings and JSON values in, data out.
 
 use std::fmt;
 
 use serde_json::{Map, Value};
+
+use crate::span::YamlPath;
 
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +189,94 @@ pub fn is_bitnami_chart_source(url: &str) -> bool {
     }
 }
 
+/// Why `image` is not a valid reference (`name`, `name:tag`, `name@sha256:…`), if it is not: the
+/// message and the fix. A tag or name that cannot be one (a newline, a space, a capital) is
+/// refused; whether the reference is pinned is the `unpinned-image` rule's business.
+pub fn reference_problem(image: &str) -> Option<(String, String)> {
+    let pin_help = format!("pin a version, e.g. `{image}:1.2.3` (or `@sha256:<digest>`)");
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some((format!("`{image}` is not an image reference"), pin_help));
+    }
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Some((
+                format!("`{digest}` is not a digest"),
+                "write `@sha256:` and the 64 lowercase hex digits of the image digest".into(),
+            ));
+        }
+    }
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let (repo_last, tag) = match last.split_once(':') {
+        Some((repo, tag)) => (repo, Some(tag)),
+        None => (last, None),
+    };
+    let path = &name[..name.len() - last.len()];
+    let path_without_host = match path.split_once('/') {
+        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
+        _ => path,
+    };
+    if format!("{path_without_host}{repo_last}")
+        .chars()
+        .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)))
+        || repo_last.is_empty()
+    {
+        return Some((
+            format!("`{image}` is not a valid image name"),
+            "repository names use lowercase letters, digits, `.`, `_`, `-` and `/`".into(),
+        ));
+    }
+    match tag {
+        Some(t)
+            if t.is_empty()
+                || t.len() > 128
+                || t.starts_with(['.', '-'])
+                || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+        {
+            Some((
+                format!("`{t}` is not a valid image tag"),
+                "tags use letters, digits, `.`, `_` and `-` (at most 128, not starting with `.` or `-`)"
+                    .into(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Why `image` is not a valid, pinned reference (`name:tag` with a tag other than `latest`, or
+/// `name@sha256:…`), if it is not: the message and the fix.
+pub fn pin_problem(image: &str) -> Option<(String, String)> {
+    if let Some(problem) = reference_problem(image) {
+        return Some(problem);
+    }
+    let reference = ImageRef::parse(image)?;
+    if reference.digest.is_some() {
+        return None;
+    }
+    match reference.tag.as_deref() {
+        None => Some((
+            format!("image `{image}` has no tag"),
+            format!("pin a version, e.g. `{image}:1.2.3` (or `@sha256:<digest>`)"),
+        )),
+        Some("latest") => Some((
+            format!("image `{image}` uses the moving tag `latest`"),
+            format!(
+                "pin a version, e.g. `{}:1.2.3`",
+                &image[..image.len() - ":latest".len()]
+            ),
+        )),
+        Some(_) => None,
+    }
+}
+
 /// How an image was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Form {
@@ -192,7 +285,7 @@ pub enum Form {
     /// `{registry, repository, tag, digest}` (Helm charts): a missing tag means the chart's default.
     Split {
         /// YAML path of the registry in effect (`…image.registry` or `global.imageRegistry`).
-        registry_path: Option<String>,
+        registry_path: Option<YamlPath>,
         /// True when the registry alone names a Bitnami namespace (`gcr.io/bitnami-containers`).
         registry_is_bitnami: bool,
     },
@@ -202,7 +295,7 @@ pub enum Form {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     /// YAML path in the object: the string, or the `repository` of a split form.
-    pub path: String,
+    pub path: YamlPath,
     /// The reference as written (a split form composed as `registry/repository:tag@digest`).
     pub written: String,
     pub image: ImageRef,
@@ -211,14 +304,14 @@ pub struct Found {
 
 /// A `global.imageRegistry`: its value and YAML path. Bitnami charts let it override every
 /// `image.registry` of the chart and its subcharts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GlobalRegistry<'a> {
     pub value: &'a str,
-    pub path: &'a str,
+    pub path: YamlPath,
 }
 
 /// Every image of `value` (whose YAML path is `path`), in document order.
-pub fn images_in(value: &Value, path: &str, global: Option<GlobalRegistry<'_>>) -> Vec<Found> {
+pub fn images_in(value: &Value, path: &YamlPath, global: Option<GlobalRegistry<'_>>) -> Vec<Found> {
     let mut found = Vec::new();
     walk(value, path, "", global, &mut found);
     found
@@ -229,22 +322,14 @@ fn is_image_key(key: &str) -> bool {
     key == "image" || key == "imageName" || (key.len() > 5 && key.ends_with("Image"))
 }
 
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-fn walk(value: &Value, path: &str, key: &str, global: Option<GlobalRegistry<'_>>, out: &mut Vec<Found>) {
+fn walk(value: &Value, path: &YamlPath, key: &str, global: Option<GlobalRegistry<'_>>, out: &mut Vec<Found>) {
     match value {
         Value::Object(map) => {
-            if let Some(found) = split_form(map, path, key, global) {
+            if let Some(found) = split_form(map, path, key, global.clone()) {
                 out.push(found);
             }
             for (k, v) in map {
-                let child = child_path(path, k);
+                let child = path.key(k.clone());
                 if let Value::String(text) = v
                     && is_image_key(k)
                 {
@@ -258,12 +343,12 @@ fn walk(value: &Value, path: &str, key: &str, global: Option<GlobalRegistry<'_>>
                         });
                     }
                 }
-                walk(v, &child, k, global, out);
+                walk(v, &child, k, global.clone(), out);
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk(item, &format!("{path}[{i}]"), key, global, out);
+                walk(item, &path.index(i), key, global.clone(), out);
             }
         }
         _ => {}
@@ -294,19 +379,22 @@ fn scalar(map: &Map<String, Value>, key: &str) -> Option<String> {
 /// `{registry?, repository, tag?, digest?}` under an image key, or with a registry, tag or digest.
 fn split_form(
     map: &Map<String, Value>,
-    path: &str,
+    path: &YamlPath,
     key: &str,
     global: Option<GlobalRegistry<'_>>,
 ) -> Option<Found> {
     let repository = scalar(map, "repository")?;
+    if repository.contains("://") {
+        return None; // a Helm or git repository URL, not an image
+    }
     let shaped = is_image_key(key) || ["registry", "tag", "digest"].iter().any(|k| map.contains_key(*k));
     if !shaped {
         return None;
     }
-    let own = scalar(map, "registry").map(|r| (r, child_path(path, "registry")));
+    let own = scalar(map, "registry").map(|r| (r, path.key("registry")));
     let global = global
         .filter(|g| !g.value.trim().is_empty())
-        .map(|g| (g.value.trim().to_string(), g.path.to_string()));
+        .map(|g| (g.value.trim().to_string(), g.path.clone()));
     let registry = global.or(own);
     let mut written = match &registry {
         Some((r, _)) => format!("{}/{}", r.trim_end_matches('/'), repository),
@@ -324,7 +412,7 @@ fn split_form(
         .and_then(|(r, _)| ImageRef::parse(&format!("{}/x", r.trim_end_matches('/'))))
         .is_some_and(|r| r.is_bitnami());
     Some(Found {
-        path: child_path(path, "repository"),
+        path: path.key("repository"),
         written,
         image,
         form: Form::Split {
@@ -338,6 +426,32 @@ fn split_form(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn images_must_be_pinned() {
+        for ok in [
+            "wordpress:7.1.2-php8.3-apache",
+            "ghcr.io/vinceanalytics/vince:v1.11.8",
+            "localhost:5000/team/app:1",
+            "redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "redis:7.4.11-alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(pin_problem(ok), None, "{ok}");
+        }
+        for (bad, needle) in [
+            ("wordpress", "no tag"),
+            ("localhost:5000/app", "no tag"),
+            ("redis:latest", "latest"),
+            ("Redis:7", "not a valid image name"),
+            ("redis:7 ", "not an image reference"),
+            ("redis@sha256:abc", "not a digest"),
+            ("redis:-x", "not a valid image tag"),
+            ("", "not an image reference"),
+        ] {
+            let (message, _) = pin_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(message.contains(needle), "{bad:?}: {message}");
+        }
+    }
 
     fn norm(text: &str) -> String {
         ImageRef::parse(text).map_or("-".to_string(), |r| r.to_string())
@@ -451,10 +565,10 @@ mod tests {
             "sidecarImage": "busybox:1",
             "legacy": {"image": "nginx", "imageTag": "1.27"},
         });
-        let found = images_in(&values, "values", None);
+        let found = images_in(&values, &"values".into(), None);
         let got: Vec<(String, String)> = found
             .iter()
-            .map(|f| (f.path.clone(), f.image.to_string()))
+            .map(|f| (f.path.to_string(), f.image.to_string()))
             .collect();
         assert_eq!(
             got,
@@ -482,9 +596,9 @@ mod tests {
         });
         let global = GlobalRegistry {
             value: "public.ecr.aws",
-            path: "values.global.imageRegistry",
+            path: YamlPath::parse("values.global.imageRegistry"),
         };
-        let found = images_in(&values, "values", Some(global));
+        let found = images_in(&values, &"values".into(), Some(global));
         assert_eq!(found[0].image.to_string(), "public.ecr.aws/bitnami/redis");
         assert!(found[0].image.is_bitnami());
         assert_eq!(
