@@ -23,6 +23,100 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Declares [`Code`]: every diagnostic code hydrate can print, with its default severity and
+/// one line of description. Each is documented in `docs/lints.md` and can be named by a
+/// `lint.allow` entry.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident = $id:literal, $severity:ident, $summary:literal;)*) => {
+        /// A stable kebab-case diagnostic code (`no-bitnami`, `missing-secret`…).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, lint rules first, in documentation order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $id,)*
+                }
+            }
+
+            /// The severity findings of this code have.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)*
+                }
+            }
+
+            /// One line: what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $summary,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    NoBitnami = "no-bitnami", Error,
+        "Bitnami charts, images and subcharts (paid licence, frozen catalog)";
+    PlaintextSecret = "plaintext-secret", Error,
+        "a Secret with readable `data`/`stringData` in `out/` (only SOPS files may hold secrets)";
+    SopsVerify = "sops-verify", Error,
+        "a SOPS file that Flux could not decrypt with its environment's key, or that holds plaintext";
+    CredentialInValues = "credential-in-values", Error,
+        "a literal password, token or key in chart values or a workload's env (reference a Secret instead)";
+    UnpinnedChart = "unpinned-chart", Error,
+        "a chart version that is not one exact semver version";
+    UnpinnedImage = "unpinned-image", Error,
+        "an image without a tag or with `latest` (or without a digest, when digests are required)";
+    HostOutsideDomain = "host-outside-domain", Error,
+        "an IngressRoute/Ingress/Certificate/DNSEndpoint name outside `root_domain`";
+    FluxSubstitution = "flux-substitution", Warning,
+        "a `${…}` left in the output that Flux post-build substitution would rewrite";
+    MissingSecret = "missing-secret", Warning,
+        "a declared Secret has no sealed file (built anyway where `secrets.missing: warn`)";
+    UndeclaredSecretKey = "undeclared-secret-key", Warning,
+        "a sealed Secret holds a key its component does not declare";
+    IngressTargetMissing = "ingress-target-missing", Warning,
+        "external-dns is on but nothing tells it where the hosts point";
+    DkimKeyMissing = "dkim-key-missing", Warning,
+        "mail DNS without a DKIM public key: the DKIM record is not published";
+    BackupWithoutVelero = "backup-without-velero", Warning,
+        "a component asks for a backup in an environment where Velero is off";
+    UnusedAllow = "unused-allow", Warning,
+        "a `lint.allow` entry that covers no finding (or has no reason)";
+}
+
+impl Code {
+    /// The code named `id`, if there is one.
+    pub fn parse(id: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == id)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Diagnostic {
@@ -30,8 +124,8 @@ pub struct Diagnostic {
     pub at: Location,
     /// The YAML path in `at.file`, e.g. `values.image.repository`.
     pub yaml_path: Option<YamlPath>,
-    /// Stable rule id, e.g. `no-bitnami`.
-    pub code: String,
+    /// Stable code, e.g. `no-bitnami`.
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     pub help: Option<String>,
@@ -40,11 +134,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(severity: Severity, code: &str, at: Location, message: impl Into<String>) -> Diagnostic {
+    pub fn new(severity: Severity, code: Code, at: Location, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             at,
             yaml_path: None,
-            code: code.to_string(),
+            code,
             severity,
             message: message.into(),
             help: None,
@@ -52,12 +146,9 @@ impl Diagnostic {
         }
     }
 
-    pub fn error(code: &str, at: Location, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(Severity::Error, code, at, message)
-    }
-
-    pub fn warning(code: &str, at: Location, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(Severity::Warning, code, at, message)
+    /// A finding of `code`, with the code's severity.
+    pub fn of(code: Code, at: Location, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code.severity(), code, at, message)
     }
 
     #[must_use]
@@ -80,8 +171,8 @@ impl Diagnostic {
 }
 
 impl Diagnostic {
-    /// rustc-style text like [`Display`](fmt::Display), with the source line and a caret under
-    /// the column when `source` (the text of `self.at.file`) is given:
+    /// rustc-style text (see [`render`]) with the source line and a caret under the column when
+    /// `source` (the text of `self.at.file`) is given; secret values in it are masked:
     ///
     /// ```text
     /// error[no-bitnami]: image `docker.io/bitnami/postgresql` is published by Bitnami
@@ -93,39 +184,36 @@ impl Diagnostic {
     /// ```
     pub fn render(&self, source: Option<&str>) -> String {
         let snippet = match (source, self.at.pos) {
-            (Some(text), Some(pos)) => text
-                .lines()
-                .nth(pos.line.saturating_sub(1))
-                .map(|line| (line, pos)),
+            (Some(text), Some(pos)) => {
+                let shown = crate::redact::source_for_display(&self.at.file, text);
+                shown.lines().nth(pos.line.saturating_sub(1)).map(|line| Snippet {
+                    line_number: pos.line,
+                    text: line.to_string(),
+                    column: pos.column,
+                    label: None,
+                })
+            }
             _ => None,
         };
-        let Some((line, pos)) = snippet else {
-            return self.to_string();
-        };
-        let number = pos.line.to_string();
-        let gutter = " ".repeat(number.len());
-        let caret_at: String = line
-            .chars()
-            .take(pos.column.saturating_sub(1))
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let mut out = format!(
-            "{}[{}]: {}\n  --> {}",
-            self.severity, self.code, self.message, self.at
-        );
+        let mut at = self.at.to_string();
         if let Some(path) = &self.yaml_path {
-            out.push_str(&format!(" {path}"));
+            at.push_str(&format!(" {path}"));
         }
-        out.push_str(&format!(
-            "\n{gutter} |\n{number} | {line}\n{gutter} | {caret_at}^"
-        ));
+        let mut notes = Vec::new();
         if let Some(object) = &self.object {
-            out.push_str(&format!("\n{gutter} = object: {object}"));
+            notes.push(("object", object.clone()));
         }
         if let Some(help) = &self.help {
-            out.push_str(&format!("\n{gutter} = help: {help}"));
+            notes.push(("help", help.clone()));
         }
-        out
+        render(&Message {
+            severity: self.severity,
+            code: Some(self.code.as_str()),
+            text: self.message.clone(),
+            at: Some(at),
+            snippet,
+            notes,
+        })
     }
 
     /// The flat JSON form: `file`, `line`, `column`, `yaml_path`, `code`, `severity`, `message`,
@@ -145,21 +233,149 @@ impl Diagnostic {
     }
 }
 
-/// rustc-style text: `error[code]: message`, then `--> file:line:col path`, `= object`, `= help`.
+/// rustc-style text: `error[code]: message`, then `--> file:line:col path`, `= object`, `= help`
+/// (what [`Diagnostic::render`] prints without a source line).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
-        write!(f, "\n  --> {}", self.at)?;
-        if let Some(path) = &self.yaml_path {
-            write!(f, " {path}")?;
+        f.write_str(&self.render(None))
+    }
+}
+
+/// A source line to show under a message, with a caret under `column` (1-based characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    pub line_number: usize,
+    /// Already masked (see `crate::redact`).
+    pub text: String,
+    pub column: usize,
+    pub label: Option<String>,
+}
+
+/// Everything one printed message shows, whatever stage it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub severity: Severity,
+    /// A [`Code`] for findings; errors have none.
+    pub code: Option<&'a str>,
+    pub text: String,
+    /// `--> file:line:col [yaml path]`, when not already in `text`.
+    pub at: Option<String>,
+    pub snippet: Option<Snippet>,
+    /// `= name: text` lines (`object`, `help`, `caused by`).
+    pub notes: Vec<(&'static str, String)>,
+}
+
+/// The one renderer of hydrate's messages, findings and errors alike, rustc-style:
+///
+/// ```text
+/// error[code]: text
+///   --> file:line:col path
+///    |
+/// 14 | the source line
+///    |   ^ label
+///    = help: what to do
+/// ```
+///
+/// Readable without colour; long lines are never wrapped (paths and commands stay copyable).
+pub fn render(m: &Message<'_>) -> String {
+    let mut out = match m.code {
+        Some(code) => format!("{}[{code}]: {}", m.severity, m.text),
+        None => format!("{}: {}", m.severity, m.text),
+    };
+    let number = m
+        .snippet
+        .as_ref()
+        .map(|s| s.line_number.to_string())
+        .unwrap_or_default();
+    let gutter = " ".repeat(number.len().max(1));
+    if let Some(at) = &m.at {
+        out.push_str(&format!("\n{gutter} --> {at}"));
+    }
+    if let Some(s) = &m.snippet {
+        let caret_at: String = s
+            .text
+            .chars()
+            .take(s.column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let label = s.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+        out.push_str(&format!(
+            "\n{gutter} |\n{number} | {}\n{gutter} | {caret_at}^{label}",
+            s.text
+        ));
+    }
+    for (name, text) in &m.notes {
+        out.push_str(&format!("\n{gutter} = {name}: {text}"));
+    }
+    out
+}
+
+/// An error of any stage as text, through [`render`]: the message (which names the file and
+/// position), the source line with a caret when the error carries its source, the help, and the
+/// causes; several errors one after the other, then how many.
+pub fn render_error(err: &dyn miette::Diagnostic) -> String {
+    if let Some(related) = err.related() {
+        let all: Vec<String> = related.map(render_error).collect();
+        if !all.is_empty() {
+            let count = all.len();
+            return format!("{}\n\nerror: {count} errors", all.join("\n\n"));
         }
-        if let Some(object) = &self.object {
-            write!(f, "\n   = object: {object}")?;
+    }
+    let text = err.to_string();
+    let mut notes = Vec::new();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            notes.push(("caused by", c_text));
         }
-        if let Some(help) = &self.help {
-            write!(f, "\n   = help: {help}")?;
-        }
-        Ok(())
+        cause = c.source();
+    }
+    if let Some(help) = err.help() {
+        notes.push(("help", help.to_string()));
+    }
+    let snippet = err.source_code().and_then(|src| {
+        let label = err.labels()?.next()?;
+        // With a line of context on each side, miette returns whole lines.
+        let span = miette::SourceSpan::new(label.offset().into(), label.len().max(1));
+        let contents = src
+            .read_span(&span, 1, 1)
+            .or_else(|_| src.read_span(label.inner(), 1, 1))
+            .ok()?;
+        let data = std::str::from_utf8(contents.data()).ok()?;
+        let within = label.offset().checked_sub(contents.span().offset())?;
+        let before = data.get(..within)?;
+        let index = before.matches('\n').count();
+        let line = data.lines().nth(index).unwrap_or("");
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        Some(Snippet {
+            line_number: contents.line() + index + 1,
+            text: line.to_string(),
+            column,
+            label: label.label().filter(|l| *l != "here").map(str::to_string),
+        })
+    });
+    let severity = match err.severity() {
+        Some(miette::Severity::Warning) => Severity::Warning,
+        _ => Severity::Error,
+    };
+    crate::redact::scrub(&render(&Message {
+        severity,
+        code: None,
+        text,
+        at: None,
+        snippet,
+        notes,
+    }))
+    .into_owned()
+}
+
+/// miette's report hook, so that `{:?}` of a `miette::Report` prints through [`render_error`].
+pub struct Renderer;
+
+impl miette::ReportHandler for Renderer {
+    fn debug(&self, diagnostic: &dyn miette::Diagnostic, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render_error(diagnostic))
     }
 }
 
@@ -169,8 +385,8 @@ mod tests {
     use crate::span::Pos;
 
     fn diag() -> Diagnostic {
-        Diagnostic::error(
-            "no-bitnami",
+        Diagnostic::of(
+            Code::NoBitnami,
             Location {
                 file: "apps/a/component.yaml".into(),
                 pos: Some(Pos { line: 2, column: 15 }),

@@ -6,7 +6,8 @@ use miette::{NamedSource, SourceSpan};
 
 pub use crate::span::{Location, Pos, offset_of};
 
-/// A source snippet for miette, when the file's text is at hand.
+/// A source snippet for miette, when the file's text is at hand: the text as it may be shown
+/// (secret values masked, see `crate::redact`) and the position in it.
 fn snippet(
     path: &Utf8Path,
     text: &str,
@@ -14,9 +15,10 @@ fn snippet(
 ) -> (Option<NamedSource<String>>, Option<SourceSpan>) {
     match pos {
         Some(pos) => {
-            let at = offset_of(text, pos);
+            let shown = crate::redact::source_for_display(path, text);
+            let at = offset_of(&shown, pos);
             (
-                Some(NamedSource::new(path.as_str(), text.to_string())),
+                Some(NamedSource::new(path.as_str(), shown)),
                 Some(SourceSpan::from((at, 0))),
             )
         }

@@ -19,6 +19,7 @@ pub mod load;
 pub mod lock;
 pub mod model;
 pub mod output;
+pub mod redact;
 pub mod render;
 pub mod secrets;
 pub mod span;
@@ -52,9 +53,7 @@ impl Compiled {
 pub fn compile(inputs: &Inputs, env: &str) -> Result<Compiled, Error> {
     let model = model::resolve(inputs, env)?; // overrides applied, every value validated
     let rendered = render::render(&model)?; // objects in a stable order
-    let mut diagnostics = rendered.warnings;
-    diagnostics.extend(lint::check(&model, &rendered.objects)); // every finding, allow applied
-    diagnostics.sort();
+    let diagnostics = lint::check(&model, &rendered.objects, rendered.warnings); // allow applied
     let tree = output::layout(&model.env.file.path, &rendered.objects)?; // duplicates rejected
     Ok(Compiled {
         env: env.to_string(),

@@ -22,29 +22,34 @@ pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
         let changed = crate::git::envs_changed_since(root, rev, &inputs.env_names(), &current)?;
         envs.retain(|env| changed.contains(env));
         if envs.is_empty() {
-            eprintln!("no environment has inputs changed since `{rev}`; nothing to build");
+            super::print_err(&format!(
+                "no environment has inputs changed since `{rev}`; nothing to build"
+            ));
             return Ok(Outcome::Clean);
         }
     }
     let compiled = super::compile_envs(&inputs, &envs)?;
     for c in &compiled {
         for d in &c.diagnostics {
-            eprintln!("{}\n", d.render(super::lint::source_text(&inputs, &d.at.file)));
+            super::print_err(&format!(
+                "{}\n",
+                d.render(super::lint::source_text(&inputs, &d.at.file))
+            ));
         }
     }
     if compiled.iter().any(Compiled::has_errors) {
-        eprintln!("hydrate: lint errors; nothing written");
+        super::print_err("hydrate: lint errors; nothing written");
         return Ok(Outcome::Findings);
     }
     let out_root = root.join("out");
     for c in &compiled {
         output::write::write(&c.tree, &out_root, &c.env)?;
-        eprintln!(
+        super::print_err(&format!(
             "wrote out/{}/ ({} files, {} objects)",
             c.env,
             c.tree.len(),
             c.objects.len()
-        );
+        ));
     }
     Ok(Outcome::Clean)
 }

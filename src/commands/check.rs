@@ -1,8 +1,6 @@
 //! `hydrate check`, the CI gate: renders every environment in memory and compares it with the
 //! committed `out/<env>` (at `HEAD`, or on disk with `--worktree`); prints what is stale.
 
-use std::io::Write;
-
 use camino::Utf8Path;
 
 use crate::cli::CheckArgs;
@@ -19,7 +17,7 @@ pub fn run(root: &Utf8Path, args: &CheckArgs) -> Result<Outcome, Error> {
     let result = check::run(root, &envs, all, args.worktree, &known, |env| {
         Ok::<_, Error>(compile(&inputs, env)?.tree)
     })?;
-    let _ = std::io::stdout().write_all(result.render().as_bytes());
+    super::print_out(&result.render());
     Ok(if result.is_clean() {
         Outcome::Clean
     } else {

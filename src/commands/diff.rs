@@ -1,8 +1,6 @@
 //! `hydrate diff`: renders environments in memory and compares them with `out/<env>` (on disk,
 //! or as committed at `--base`), object by object; prints the report.
 
-use std::io::Write;
-
 use camino::Utf8Path;
 
 use crate::cli::{DiffArgs, DiffFormat};
@@ -32,7 +30,7 @@ pub fn run(root: &Utf8Path, args: &DiffArgs) -> Result<Outcome, Error> {
         DiffFormat::Markdown => diff::format_markdown(&reports, MARKDOWN_CAP),
         DiffFormat::Json => diff::format_json(&reports),
     };
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    super::print_out(&text);
     Ok(if reports.iter().any(|(_, r)| !r.is_empty()) {
         Outcome::Findings
     } else {

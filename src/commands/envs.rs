@@ -1,7 +1,5 @@
 //! `hydrate envs`: the environments and, for each, its enabled components.
 
-use std::io::Write;
-
 use camino::Utf8Path;
 
 use crate::error::Error;
@@ -62,7 +60,7 @@ pub fn run(root: &Utf8Path) -> Result<Outcome, Error> {
             text.push('\n');
         }
     }
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    super::print_out(&text);
     Ok(Outcome::Clean)
 }
 

@@ -1,8 +1,6 @@
 //! `hydrate lint`: compile the environments in parallel (the same pipeline as `build`, lints
 //! included) and print every finding, as rustc-style text or JSON. Writes nothing.
 
-use std::io::Write;
-
 use camino::Utf8Path;
 
 use crate::cli::{LintArgs, LintFormat};
@@ -25,7 +23,7 @@ pub fn run(root: &Utf8Path, args: &LintArgs) -> Result<Outcome, Error> {
         LintFormat::Text => text(&inputs, &compiled),
         LintFormat::Json => json(&compiled),
     };
-    let _ = std::io::stdout().write_all(report.as_bytes());
+    super::print_out(&report);
     Ok(if compiled.iter().any(Compiled::has_errors) {
         Outcome::Findings
     } else {

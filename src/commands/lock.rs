@@ -26,23 +26,23 @@ pub fn run(root: &Utf8Path, args: &LockArgs) -> Result<Outcome, Error> {
     };
     let outcome = crate::lock::lock(root, &options, &requests, &Bar::default())?;
     for change in &outcome.changes {
-        eprintln!("  {change}");
+        super::print_err(&format!("  {change}"));
     }
     for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
+        super::print_err(&format!("warning: {warning}"));
     }
     for finding in &outcome.findings {
-        eprintln!("error: {finding}");
+        super::print_err(&format!("error: {finding}"));
     }
     let entries = outcome.lock.entries.len();
     if args.check {
         if outcome.findings.is_empty() {
-            eprintln!("`{LOCK_FILE}` is up to date ({entries} charts)");
+            super::print_err(&format!("`{LOCK_FILE}` is up to date ({entries} charts)"));
         }
     } else if outcome.written {
-        eprintln!("wrote `{LOCK_FILE}` ({entries} charts)");
+        super::print_err(&format!("wrote `{LOCK_FILE}` ({entries} charts)"));
     } else {
-        eprintln!("`{LOCK_FILE}` unchanged ({entries} charts)");
+        super::print_err(&format!("`{LOCK_FILE}` unchanged ({entries} charts)"));
     }
     Ok(if outcome.findings.is_empty() {
         Outcome::Clean

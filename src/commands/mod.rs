@@ -53,9 +53,26 @@ pub fn select_envs(inputs: &Inputs, named: &[String], all: bool) -> Result<Vec<S
     Ok(envs)
 }
 
-/// Loads the repository at `root`.
+/// Loads the repository at `root`, and arms the process' scrubber with its secret values: from
+/// here on, nothing this process prints shows one (`crate::redact`).
 pub fn load_root(root: &Utf8Path) -> Result<Inputs, Error> {
-    Ok(load::load(root)?)
+    let inputs = load::load(root)?;
+    crate::redact::install(crate::redact::Scrubber::of(inputs.text_files()));
+    Ok(inputs)
+}
+
+/// Writes `text` to standard output, through the scrubber.
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(crate::redact::scrub(text).as_bytes());
+}
+
+/// Writes `text` and a newline to standard error, through the scrubber.
+pub fn print_err(text: &str) {
+    use std::io::Write;
+    let mut line = crate::redact::scrub(text).into_owned();
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Compiles `envs` in parallel; every environment's error is reported, in input order.

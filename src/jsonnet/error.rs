@@ -181,7 +181,8 @@ struct Place {
     file: Utf8PathBuf,
     line: usize,
     column: usize,
-    /// The file's text and the byte range, for the source snippet.
+    /// The file's text as it may be shown (secret values masked) and the byte range in it, for
+    /// the source snippet.
     code: String,
     span: (usize, usize),
 }
@@ -192,12 +193,15 @@ impl Place {
         let offset = floor_char_boundary(code, offset.min(code.len()));
         let end = floor_char_boundary(code, end.clamp(offset, code.len()));
         let (line, column) = line_column(code, offset);
+        let shown = crate::redact::source_for_display(&file, code);
+        let start = crate::span::offset_of(&shown, crate::span::Pos { line, column });
+        let len = (end - offset).min(shown.len() - start);
         Self {
             file,
             line,
             column,
-            code: code.to_owned(),
-            span: (offset, end - offset),
+            code: shown,
+            span: (start, len),
         }
     }
 
@@ -267,7 +271,7 @@ pub(super) fn from_jrsonnet(
             trace: String::new(),
             help: None,
             code: "hydrate::jsonnet::syntax",
-            src: Some(NamedSource::new(place.file.as_str(), place.code)),
+            src: Some(NamedSource::new(place.file.as_str(), place.code.clone())),
             at: Some(place.span.into()),
         }));
     }
@@ -309,7 +313,7 @@ pub(super) fn from_jrsonnet(
             trace,
             help,
             code,
-            src: Some(NamedSource::new(place.file.as_str(), place.code)),
+            src: Some(NamedSource::new(place.file.as_str(), place.code.clone())),
             at: Some(place.span.into()),
         },
         None => Located {

@@ -16,13 +16,10 @@
 use crate::load::SourceFile;
 use camino::Utf8PathBuf;
 
-use super::{Ctx, Finding, RULES};
-use crate::diag::Diagnostic;
+use super::{Ctx, Finding};
+use crate::diag::{Code, Diagnostic};
 use crate::model::Allow;
 use crate::span::{Location, YamlPath};
-
-pub const UNUSED_ALLOW: &str = "unused-allow";
-pub const UNUSED_ALLOW_SUMMARY: &str = "a `lint.allow` entry that covers no finding (or has no reason)";
 
 /// One `lint.allow` entry and where it was written.
 struct Entry<'a> {
@@ -97,7 +94,7 @@ fn entries_of<'a>(
 /// of the finding's addresses.
 fn covers(entry: &Entry<'_>, finding: &Finding) -> bool {
     let d = &finding.diagnostic;
-    if entry.allow.reason.trim().is_empty() || entry.allow.rule != d.code {
+    if entry.allow.reason.trim().is_empty() || entry.allow.rule != d.code.as_str() {
         return false;
     }
     if entry.component.is_some() && entry.component != finding.component.as_deref() {
@@ -144,7 +141,7 @@ fn is_within(address: &str, want: &str) -> bool {
 
 fn unused(entry: &Entry<'_>) -> Diagnostic {
     let allow = entry.allow;
-    let known = RULES.iter().any(|r| r.id == allow.rule);
+    let known = Code::parse(&allow.rule).is_some();
     let (message, help) = if allow.reason.trim().is_empty() {
         (
             format!(
@@ -154,10 +151,10 @@ fn unused(entry: &Entry<'_>) -> Diagnostic {
             "write why the exception is acceptable in `reason`".to_string(),
         )
     } else if !known {
-        let ids: Vec<String> = RULES.iter().map(|r| format!("`{}`", r.id)).collect();
+        let ids: Vec<String> = Code::ALL.iter().map(|c| format!("`{c}`")).collect();
         (
             format!("`lint.allow` names no rule `{}`", allow.rule),
-            format!("known rules: {}", ids.join(", ")),
+            format!("known codes: {}", ids.join(", ")),
         )
     } else {
         (
@@ -170,7 +167,7 @@ fn unused(entry: &Entry<'_>) -> Diagnostic {
                 .to_string(),
         )
     };
-    Diagnostic::warning(UNUSED_ALLOW, entry.at.clone(), message)
+    Diagnostic::of(Code::UnusedAllow, entry.at.clone(), message)
         .path(entry.yaml_path.clone())
         .with_help(help)
 }

@@ -15,14 +15,12 @@
 //! shell script or a Grafana dashboard that really wants `${VAR}`.
 
 use super::{Ctx, Finding, Rule, strings_in};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::render::Object;
 use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
-    id: "flux-substitution",
-    severity: Severity::Warning,
-    summary: "a `${…}` left in the output that Flux post-build substitution would rewrite",
+    code: Code::FluxSubstitution,
     check,
 };
 

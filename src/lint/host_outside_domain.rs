@@ -16,14 +16,12 @@
 use serde_json::Value;
 
 use super::{Ctx, Finding, Rule};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::render::Object;
 use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
-    id: "host-outside-domain",
-    severity: Severity::Error,
-    summary: "an IngressRoute/Ingress/Certificate/DNSEndpoint name outside `root_domain`",
+    code: Code::HostOutsideDomain,
     check,
 };
 

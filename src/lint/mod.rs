@@ -12,6 +12,7 @@
 //! YAML path in the object and the object's `Kind/namespace/name`.
 
 pub mod allow;
+pub mod credential_in_values;
 pub mod flux_substitution;
 pub mod host_outside_domain;
 pub mod no_bitnami;
@@ -23,18 +24,16 @@ pub mod unpinned_image;
 use camino::Utf8PathBuf;
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Code, Diagnostic};
 use crate::load::yaml::SpanIndex;
 use crate::model::{Component, Model};
 use crate::render::{Object, Placement};
 use crate::span::{Location, YamlPath};
 
-/// A lint rule: a stable kebab-case id, its severity, one line of description, and its check.
+/// A lint rule: its [`Code`] (id, severity, description) and its check.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub summary: &'static str,
+    pub code: Code,
     check: fn(&Ctx<'_>, &mut Vec<Finding>),
 }
 
@@ -43,30 +42,30 @@ pub const RULES: &[Rule] = &[
     no_bitnami::RULE,
     plaintext_secret::RULE,
     sops_verify::RULE,
+    credential_in_values::RULE,
     unpinned_chart::RULE,
     unpinned_image::RULE,
     host_outside_domain::RULE,
     flux_substitution::RULE,
 ];
 
-/// The id and description of every code the lint stage can emit, rules first, then `unused-allow`.
-pub fn codes() -> Vec<(&'static str, Severity, &'static str)> {
-    RULES
-        .iter()
-        .map(|r| (r.id, r.severity, r.summary))
-        .chain([(
-            allow::UNUSED_ALLOW,
-            Severity::Warning,
-            allow::UNUSED_ALLOW_SUMMARY,
-        )])
-        .collect()
-}
-
-/// Runs every rule over `model` and `objects`, applies `lint.allow`, and returns the findings
-/// sorted by (file, position, YAML path, code).
-pub fn check(model: &Model, objects: &[Object]) -> Vec<Diagnostic> {
+/// Runs every rule over `model` and `objects`, adds the `warnings` of the earlier stages,
+/// applies `lint.allow` to all of them, and returns the findings sorted by (file, position,
+/// YAML path, code).
+pub fn check(model: &Model, objects: &[Object], warnings: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let ctx = Ctx { model, objects };
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = warnings
+        .into_iter()
+        .map(|diagnostic| Finding {
+            component: model
+                .components
+                .iter()
+                .find(|c| diagnostic.at.file.starts_with(&c.dir))
+                .map(|c| c.name.clone()),
+            diagnostic,
+            output: None,
+        })
+        .collect();
     for rule in RULES {
         (rule.check)(&ctx, &mut findings);
     }
@@ -100,7 +99,7 @@ pub struct Site {
 impl Site {
     /// A finding of `rule` here.
     pub fn finding(self, rule: &Rule, message: impl Into<String>, help: impl Into<String>) -> Finding {
-        let mut diagnostic = Diagnostic::new(rule.severity, rule.id, self.at, message)
+        let mut diagnostic = Diagnostic::of(rule.code, self.at, message)
             .path(self.yaml_path)
             .with_help(help);
         diagnostic.object = self.object;
@@ -371,8 +370,7 @@ mod tests {
 
     #[test]
     fn rule_ids_are_stable_kebab_case_and_unique() {
-        let codes = codes();
-        let ids: Vec<&str> = codes.iter().map(|c| c.0).collect();
+        let ids: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
         for id in &ids {
             assert!(
                 id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
@@ -383,9 +381,9 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "duplicate rule id");
-        let listing: Vec<String> = codes
+        let listing: Vec<String> = Code::ALL
             .iter()
-            .map(|(id, severity, summary)| format!("{id} ({severity}): {summary}"))
+            .map(|c| format!("{} ({}): {}", c.as_str(), c.severity(), c.summary()))
             .collect();
         insta::assert_snapshot!(listing.join("\n"));
     }
@@ -393,7 +391,7 @@ mod tests {
     #[test]
     fn every_rule_is_documented() {
         let docs = include_str!("../../docs/lints.md");
-        for (id, _, _) in codes() {
+        for id in Code::ALL.iter().map(|c| c.as_str()) {
             assert!(
                 docs.contains(&format!("## `{id}`")),
                 "docs/lints.md has no section for `{id}`"
@@ -442,7 +440,7 @@ mod tests {
             Object::new(crate::model::Layer::Apps, "a", sources.clone(), route),
             Object::new(crate::model::Layer::Apps, "a", sources, deployment),
         ];
-        let got: Vec<String> = check(&model, &objects)
+        let got: Vec<String> = check(&model, &objects, Vec::new())
             .iter()
             .map(|d| {
                 format!(

@@ -23,16 +23,14 @@
 use serde_json::Value;
 
 use super::{Ctx, Finding, Rule};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::image::{Form, GlobalRegistry, ImageRef, images_in, is_bitnami_chart_source};
 use crate::model::Component;
 use crate::render::Object;
 use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
-    id: "no-bitnami",
-    severity: Severity::Error,
-    summary: "Bitnami charts, images and subcharts (paid licence, frozen catalog)",
+    code: Code::NoBitnami,
     check,
 };
 

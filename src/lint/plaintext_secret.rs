@@ -14,13 +14,11 @@ use crate::span::YamlPath;
 use serde_json::Value;
 
 use super::{Ctx, Finding, Rule};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::render::Object;
 
 pub const RULE: Rule = Rule {
-    id: "plaintext-secret",
-    severity: Severity::Error,
-    summary: "a Secret with readable `data`/`stringData` in `out/` (only SOPS files may hold secrets)",
+    code: Code::PlaintextSecret,
     check,
 };
 

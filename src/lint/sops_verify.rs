@@ -18,14 +18,12 @@
 use camino::Utf8Path;
 
 use super::{Ctx, Finding, Rule, Site};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::error::{Location, Pos};
 use crate::secrets::{Policy, verify_file};
 
 pub const RULE: Rule = Rule {
-    id: "sops-verify",
-    severity: Severity::Error,
-    summary: "a SOPS file that Flux could not decrypt with its environment's key, or that holds plaintext",
+    code: Code::SopsVerify,
     check,
 };
 

@@ -14,13 +14,11 @@
 use serde_json::Value;
 
 use super::{Ctx, Finding, Rule};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::render::Object;
 
 pub const RULE: Rule = Rule {
-    id: "unpinned-chart",
-    severity: Severity::Error,
-    summary: "a chart version that is not one exact semver version",
+    code: Code::UnpinnedChart,
     check,
 };
 

@@ -15,15 +15,13 @@
 
 use super::no_bitnami::global_registry;
 use super::{Ctx, Finding, Rule};
-use crate::diag::Severity;
+use crate::diag::Code;
 use crate::image::{Form, Found, images_in};
 use crate::render::Object;
 use crate::span::YamlPath;
 
 pub const RULE: Rule = Rule {
-    id: "unpinned-image",
-    severity: Severity::Error,
-    summary: "an image without a tag or with `latest` (or without a digest, when digests are required)",
+    code: Code::UnpinnedImage,
     check,
 };
 

@@ -68,6 +68,20 @@ impl Inputs {
         self.envs.keys().cloned().collect()
     }
 
+    /// Every text input file: (repo-relative path, text), SOPS files included.
+    pub fn text_files(&self) -> impl Iterator<Item = (&Utf8Path, &str)> {
+        let envs = self.envs.values().map(|f| (f.path.as_path(), f.text.as_str()));
+        let components = self.components.iter().flat_map(|c| {
+            std::iter::once((c.file.path.as_path(), c.file.text.as_str()))
+                .chain(c.files.iter().map(|(p, t)| (p.as_path(), t.as_str())))
+        });
+        let secrets = self
+            .secrets
+            .iter()
+            .filter_map(|(p, b)| std::str::from_utf8(b).ok().map(|t| (p.as_path(), t)));
+        envs.chain(components).chain(secrets)
+    }
+
     /// The file of environment `name`, or an error listing the known ones.
     pub fn env(&self, name: &str) -> Result<&SourceFile, LoadError> {
         self.envs.get(name).ok_or_else(|| LoadError::UnknownEnv {

@@ -44,7 +44,9 @@ fn yaml_error(path: &Utf8Path, text: &str, err: &serde_saphyr::Error) -> LoadErr
         line: l.line() as usize,
         column: l.column() as usize,
     });
-    let reason = strip_position_prefix(&err.without_snippet().to_string());
+    // Messages name keys, never values: a value may be a secret (see `crate::redact`).
+    let reason =
+        crate::redact::strip_quoted_values(&strip_position_prefix(&err.without_snippet().to_string()));
     let help = unknown_field_hint(&reason).or_else(|| generic_hint(&reason));
     LoadError::yaml(path, text, pos, reason, help)
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::object::layer_for;
 use super::{Object, Output};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::error::{Error, InputError};
 use crate::model::{Component, Generator, MailDns, Model};
 
@@ -156,8 +156,8 @@ fn mail_records(
             None
         }
         None => Some(
-            Diagnostic::warning(
-                "dkim-key-missing",
+            Diagnostic::of(
+                Code::DkimKeyMissing,
                 component.file.locate("mail_dns.dkim"),
                 format!("no DKIM public key: `{dkim_name}` is not published"),
             )

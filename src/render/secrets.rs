@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::object::{Placement, Verbatim};
 use super::{Object, Output};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::error::{Error, InputError, Location};
 use crate::load::yaml;
 use crate::model::{Component, MissingSecret, Model};
@@ -42,7 +42,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
                 }
                 MissingSecret::Warn => {
                     out.warnings.push(
-                        Diagnostic::warning("missing-secret", at, message)
+                        Diagnostic::of(Code::MissingSecret, at, message)
                             .path(YamlPath::parse("secrets").index(i))
                             .with_help(help),
                     );
@@ -135,8 +135,8 @@ fn check_keys(
     Ok(extra
         .iter()
         .map(|k| {
-            Diagnostic::warning(
-                "undeclared-secret-key",
+            Diagnostic::of(
+                Code::UndeclaredSecretKey,
                 file.locate(YamlPath::parse("stringData").key(k.to_string())),
                 format!(
                     "secret `{}` holds key `{k}`, which the component does not declare",

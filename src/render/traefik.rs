@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::object::layer_for;
 use super::{Object, Output};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::error::{Error, InputError};
 use crate::model::{Component, FrameOptions, Generator, Model};
 
@@ -250,8 +250,8 @@ fn target_warning(model: &Model) -> Option<Diagnostic> {
         return None;
     }
     Some(
-        Diagnostic::warning(
-            "ingress-target-missing",
+        Diagnostic::of(
+            Code::IngressTargetMissing,
             model.env.file.locate("features.external_dns"),
             "external-dns is on but `ingress_target` is unset: no host is published in DNS",
         )

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::object::layer_for;
 use super::require::{declared_secret, error_at};
 use super::{Object, Output};
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::error::Error;
 use crate::model::{Backup, BackupPolicy, Component, Generator, Model, StoreProvider};
 
@@ -34,8 +34,8 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
     let mut out = Output::default();
     if component.spec.backup.is_some() && velero(model).is_none() {
         out.warnings.push(
-            Diagnostic::warning(
-                "backup-without-velero",
+            Diagnostic::of(
+                Code::BackupWithoutVelero,
                 component.file.locate("backup"),
                 format!(
                     "component `{}` asks for a daily backup, but Velero is off in environment `{}`",

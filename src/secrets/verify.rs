@@ -622,6 +622,17 @@ mod tests {
     }
 
     #[test]
+    fn every_check_code_is_documented() {
+        let docs = include_str!("../../docs/lints.md");
+        for (code, _) in CODES {
+            assert!(
+                docs.contains(&format!("| `{code}` |")),
+                "docs/lints.md lacks `{code}`"
+            );
+        }
+    }
+
+    #[test]
     fn plaintext_secret_is_flagged_without_leaking_the_value() {
         let text = "apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2\nsops:\n  age: []\n  lastmodified: \"2024-01-01T00:00:00Z\"\n  mac: ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n  encrypted_regex: ^(data|stringData)$\n  version: 3.9.0\n";
         let findings = verify_file(None, Utf8Path::new("secrets/dev/a/b.sops.yaml"), text, None);

@@ -22,12 +22,12 @@ fn basic_dev_warns_about_the_missing_secret() {
     insta::assert_snapshot!(text.join("\n\n"), @r"
     warning[flux-substitution]: `${NOT_INTERPOLATED}` is left in HelmRelease `shop`; Flux post-build substitution would replace it
       --> apps/shop/component.yaml:13:12 values.literal
-       = object: HelmRelease/shop/shop
-       = help: if the program needs a literal `${`, keep it and allow this finding with a reason (`lint.allow`), or annotate the object `kustomize.toolkit.fluxcd.io/substitute: disabled`; otherwise use a `${root_domain}`-style variable of hydrate
+      = object: HelmRelease/shop/shop
+      = help: if the program needs a literal `${`, keep it and allow this finding with a reason (`lint.allow`), or annotate the object `kustomize.toolkit.fluxcd.io/substitute: disabled`; otherwise use a `${root_domain}`-style variable of hydrate
 
     warning[missing-secret]: secret `shop-db` has no file `secrets/dev/shop/shop-db.sops.yaml`
       --> apps/shop/component.yaml:22:5 secrets[0]
-       = help: create it with `hydrate secret seal dev shop shop-db password=…` (or `sops --encrypt --encrypted-regex '^(data|stringData)$' --in-place secrets/dev/shop/shop-db.sops.yaml` on a Secret named `shop-db` in namespace `shop`)
+      = help: create it with `hydrate secret seal dev shop shop-db password=…` (or `sops --encrypt --encrypted-regex '^(data|stringData)$' --in-place secrets/dev/shop/shop-db.sops.yaml` on a Secret named `shop-db` in namespace `shop`)
     ");
 }
 

@@ -575,6 +575,76 @@ fn host_outside_domain() {
     ]);
 }
 
+// ---------------------------------------------------------------- credential-in-values
+
+/// See: issue 11 (a password in a HelmRelease's values was committed without a word).
+#[test]
+fn credential_in_values() {
+    const CHART: &str = "chart: {repo: https://charts.example.com, name: app, version: 1.0.0}\n";
+    run(&[
+        Case {
+            name: "a password in chart values, at any depth, at the line that wrote it",
+            files: &[(
+                COMPONENT,
+                "chart: {repo: https://charts.example.com, name: app, version: 1.0.0}\nvalues:\n  auth:\n    \
+                 username: app\n    password: hunter2\n    existingSecret: \"\"\n  smtp: {apiKey: 1234}\n",
+            )],
+            expect: &[
+                "credential-in-values apps/a/component.yaml:5:15 values.auth.password",
+                "credential-in-values apps/a/component.yaml:7:18 values.smtp.apiKey",
+            ],
+        },
+        Case {
+            name: "references to a Secret pass",
+            files: &[(
+                COMPONENT,
+                "chart: {repo: https://charts.example.com, name: app, version: 1.0.0}\nvalues:\n  auth:\n    \
+                 existingSecret: app-auth\n    passwordKey: password\n    password: \"\"\n  \
+                 env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]\n",
+            )],
+            expect: &[],
+        },
+        Case {
+            name: "a workload's literal env and a manifest's ConfigMap",
+            files: &[
+                (
+                    COMPONENT,
+                    "manifests: [cm.yaml]\nworkload:\n  image: nginx:1.27.3\n  env:\n    LOG_LEVEL: info\n    \
+                     ADMIN_TOKEN: s3cr3t\n",
+                ),
+                (
+                    "apps/a/cm.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  SMTP_PASSWORD: pw\n  host: x\n",
+                ),
+            ],
+            expect: &[
+                "credential-in-values apps/a/cm.yaml:6:18 data.SMTP_PASSWORD",
+                "credential-in-values apps/a/component.yaml:6:18 workload.env.ADMIN_TOKEN",
+            ],
+        },
+        Case {
+            name: "lint.allow covers a false positive",
+            files: &[(
+                COMPONENT,
+                "chart: {repo: https://charts.example.com, name: app, version: 1.0.0}\nvalues:\n  \
+                 signing: {publicKey: MIIB}\n  ui: {secret: not-really}\nlint:\n  allow:\n    \
+                 - {rule: credential-in-values, path: values.ui.secret, reason: a feature flag name}\n",
+            )],
+            expect: &[],
+        },
+    ]);
+    // The value itself is never shown.
+    let (_tmp, root) = repo(&[(
+        COMPONENT,
+        &format!("{CHART}values:\n  auth: {{password: hunter2}}\n"),
+    )]);
+    let out = hydrate(&root, &["lint", "x"]);
+    let text = transcript(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("credential-in-values"), "{text}");
+    assert!(!text.contains("hunter2"), "the value leaked:\n{text}");
+}
+
 // ---------------------------------------------------------------- flux-substitution
 
 #[test]
@@ -818,7 +888,7 @@ fn repository_environments_lint_clean() {
     // DKIM key that Mailu only makes once deployed).
     let rules: Vec<&str> = hydrate::lint::RULES
         .iter()
-        .map(|r| r.id)
+        .map(|r| r.code.as_str())
         .chain(["unused-allow"])
         .collect();
     let root = repo_root();

@@ -100,7 +100,7 @@ pub fn tree_text(tree: &Tree) -> String {
 
 /// Compiles `env` of the repository at `root`, panicking with the rendered error.
 pub fn compile(root: &Utf8Path, env: &str) -> hydrate::Compiled {
-    hydrate::compile_env(root, env).unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
+    hydrate::compile_env(root, env).unwrap_or_else(|e| panic!("{}", hydrate::diag::render_error(&e)))
 }
 
 /// Records that the current test cannot run, and why.
@@ -183,13 +183,6 @@ pub fn env_names(root: &Utf8Path) -> Vec<String> {
 pub fn compile_error(root: &Utf8Path, env: &str) -> String {
     match hydrate::compile_env(root, env) {
         Ok(_) => panic!("compiling `{env}` should fail"),
-        Err(e) => {
-            let mut text = String::new();
-            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-                .with_width(10_000)
-                .render_report(&mut text, &e)
-                .expect("renders");
-            text
-        }
+        Err(e) => hydrate::diag::render_error(&e),
     }
 }
