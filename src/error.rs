@@ -150,6 +150,60 @@ pub enum OutputError {
     Yaml { what: String, reason: String },
 }
 
+/// The model stage failed: an input does not parse, or its content is wrong.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ResolveError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Load(Box<LoadError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Input(Box<InputError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(Box<crate::lock::LockError>),
+    #[error("{} errors", .0.len())]
+    #[diagnostic(code(hydrate::errors))]
+    Many(#[related] Vec<ResolveError>),
+}
+
+/// The render stage failed: a generator found its input unusable, or Jsonnet failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RenderError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Load(Box<LoadError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Input(Box<InputError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Jsonnet(Box<crate::jsonnet::JsonnetError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Output(Box<OutputError>),
+    #[error("{} errors", .0.len())]
+    #[diagnostic(code(hydrate::errors))]
+    Many(#[related] Vec<RenderError>),
+}
+
+/// `collect` for each error type: one error, or all of them, in input order.
+macro_rules! collect {
+    ($($ty:ident),*) => {$(
+        impl $ty {
+            /// One error, or all of them, in input order; `None` when `errors` is empty.
+            pub fn collect(mut errors: Vec<$ty>) -> Option<$ty> {
+                match errors.len() {
+                    0 => None,
+                    1 => errors.pop(),
+                    _ => Some($ty::Many(errors)),
+                }
+            }
+        }
+    )*};
+}
+collect!(ResolveError, RenderError, Error);
+
 /// Any failure of hydrate; the CLI prints it and exits with code 2.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
@@ -158,7 +212,10 @@ pub enum Error {
     Load(Box<LoadError>),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Input(Box<InputError>),
+    Resolve(Box<ResolveError>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Render(Box<RenderError>),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(Box<OutputError>),
@@ -174,9 +231,6 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(Box<crate::lock::LockError>),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Jsonnet(Box<crate::jsonnet::JsonnetError>),
     #[error("{} errors", .0.len())]
     #[diagnostic(code(hydrate::errors))]
     Many(#[related] Vec<Error>),
@@ -185,23 +239,12 @@ pub enum Error {
     Usage(String, #[help] Option<String>),
 }
 
-impl Error {
-    /// One error, or all of them, in input order; `None` when `errors` is empty.
-    pub fn collect(mut errors: Vec<Error>) -> Option<Error> {
-        match errors.len() {
-            0 => None,
-            1 => errors.pop(),
-            _ => Some(Error::Many(errors)),
-        }
-    }
-}
-
-/// Stage errors box into [`Error`] to keep `Result<_, Error>` small.
+/// Errors box into the enum that wraps them, to keep `Result`s small.
 macro_rules! boxed_from {
-    ($($ty:ident => $variant:ident),*) => {$(
-        impl From<$ty> for Error {
-            fn from(e: $ty) -> Error {
-                Error::$variant(Box::new(e))
+    ($outer:ident: $($ty:ident => $variant:ident),*) => {$(
+        impl From<$ty> for $outer {
+            fn from(e: $ty) -> $outer {
+                $outer::$variant(Box::new(e))
             }
         }
     )*};
@@ -211,4 +254,6 @@ use crate::git::GitError;
 use crate::jsonnet::JsonnetError;
 use crate::lock::LockError;
 use crate::secrets::SecretsError;
-boxed_from!(LoadError => Load, InputError => Input, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets, LockError => Lock, JsonnetError => Jsonnet);
+boxed_from!(Error: LoadError => Load, ResolveError => Resolve, RenderError => Render, OutputError => Output, DiffError => Diff, GitError => Git, SecretsError => Secrets, LockError => Lock);
+boxed_from!(ResolveError: LoadError => Load, InputError => Input, LockError => Lock);
+boxed_from!(RenderError: LoadError => Load, InputError => Input, JsonnetError => Jsonnet, OutputError => Output);

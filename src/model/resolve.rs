@@ -19,12 +19,12 @@ use serde_json::Value;
 use super::interpolate::{InterpolateError, Vars, interpolate_value};
 use super::merge::deep_merge;
 use super::{Component, Env, Model, ResolvedChart, ValueSource};
-use crate::error::{Error, InputError, Location};
+use crate::error::{InputError, Location, ResolveError};
 use crate::load::{ComponentSource, Inputs, Origin, SourceFile, yaml};
 use crate::model::input::{ComponentFile, EnvFile, Layer};
 
 /// Resolves environment `env_name` of `inputs`.
-pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
+pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, ResolveError> {
     let env = resolve_env(inputs, env_name)?;
     let known_envs = inputs.env_names();
     let mut parsed = Vec::new();
@@ -35,7 +35,7 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
             Err(e) => errors.push(e),
         }
     }
-    if let Some(err) = Error::collect(std::mem::take(&mut errors)) {
+    if let Some(err) = ResolveError::collect(std::mem::take(&mut errors)) {
         return Err(err);
     }
     check_unique_names(&parsed)?;
@@ -51,7 +51,7 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
             Err(e) => errors.push(e),
         }
     }
-    if let Some(err) = Error::collect(errors) {
+    if let Some(err) = ResolveError::collect(errors) {
         return Err(err);
     }
     components.sort_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
@@ -88,12 +88,12 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, Error> {
 }
 
 /// Every problem of the environment's backup settings and of every workload, at once.
-fn validate(model: &Model) -> Result<(), Error> {
+fn validate(model: &Model) -> Result<(), ResolveError> {
     let has_velero = model
         .components
         .iter()
         .any(|c| c.spec.generator == Some(super::Generator::Velero));
-    let mut errors: Vec<Error> = Vec::new();
+    let mut errors: Vec<ResolveError> = Vec::new();
     let mut report = |file: &SourceFile, problems: Vec<super::validate::Problem>| {
         for p in problems {
             errors.push(
@@ -113,13 +113,13 @@ fn validate(model: &Model) -> Result<(), Error> {
             super::validate::workload::check(model, component),
         );
     }
-    match Error::collect(errors) {
+    match ResolveError::collect(errors) {
         Some(err) => Err(err),
         None => Ok(()),
     }
 }
 
-fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, Error> {
+fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, ResolveError> {
     let file = inputs.env(name)?.clone();
     let spec: EnvFile = yaml::parse(&file.path, &file.text)?;
     check_dns_name(&spec.root_domain, &file, "root_domain")?;
@@ -139,7 +139,7 @@ fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, Error> {
     })
 }
 
-fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<ComponentFile, Error> {
+fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<ComponentFile, ResolveError> {
     check_label(&source.name, &source.file, "").map_err(|e| {
         e.with_help(
             "component folder names must be DNS labels: lowercase letters, digits and `-`, at most 63",
@@ -185,7 +185,7 @@ fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<Componen
     Ok(spec)
 }
 
-fn check_unique_names(parsed: &[(&ComponentSource, ComponentFile)]) -> Result<(), Error> {
+fn check_unique_names(parsed: &[(&ComponentSource, ComponentFile)]) -> Result<(), ResolveError> {
     let mut seen: BTreeMap<&str, &ComponentSource> = BTreeMap::new();
     for (source, _) in parsed {
         if let Some(first) = seen.insert(&source.name, source) {
@@ -202,7 +202,7 @@ fn check_unique_names(parsed: &[(&ComponentSource, ComponentFile)]) -> Result<()
     Ok(())
 }
 
-fn check_env_overrides(env: &Env, parsed: &[(&ComponentSource, ComponentFile)]) -> Result<(), Error> {
+fn check_env_overrides(env: &Env, parsed: &[(&ComponentSource, ComponentFile)]) -> Result<(), ResolveError> {
     let names: Vec<&str> = parsed.iter().map(|(s, _)| s.name.as_str()).collect();
     for name in env.spec.components.keys() {
         if !names.contains(&name.as_str()) {
@@ -231,7 +231,11 @@ fn enabled(env: &Env, source: &ComponentSource, spec: &ComponentFile) -> bool {
     from_env.or(from_component).unwrap_or(true)
 }
 
-fn resolve_component(env: &Env, source: &ComponentSource, spec: &ComponentFile) -> Result<Component, Error> {
+fn resolve_component(
+    env: &Env,
+    source: &ComponentSource,
+    spec: &ComponentFile,
+) -> Result<Component, ResolveError> {
     let file = &source.file;
     let base_vars = Vars::from([
         ("env", env.name.clone()),
@@ -316,7 +320,7 @@ fn resolve_chart(
     source: &ComponentSource,
     spec: &ComponentFile,
     chart: &crate::model::input::Chart,
-) -> Result<ResolvedChart, Error> {
+) -> Result<ResolvedChart, ResolveError> {
     let file = &source.file;
     let lower = chart.repo.to_ascii_lowercase();
     if !(lower.starts_with("https://")
@@ -374,7 +378,7 @@ fn resolve_chart(
 }
 
 /// Every dependency exists, is enabled here, is not in a later layer, and there is no cycle.
-fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<(), Error> {
+fn check_dependencies(components: &[Component], all: &BTreeSet<&str>) -> Result<(), ResolveError> {
     let by_name: BTreeMap<&str, &Component> = components.iter().map(|c| (c.name.as_str(), c)).collect();
     for c in components {
         for (i, dep) in c.spec.depends_on.iter().enumerate() {
@@ -475,13 +479,13 @@ fn interpolate_typed<T: Serialize + DeserializeOwned>(
     value: &T,
     vars: &Vars,
     file: &SourceFile,
-) -> Result<T, Error> {
+) -> Result<T, ResolveError> {
     let mut json = serde_json::to_value(value).expect("input types serialize to JSON");
     interpolate_value(&mut json, vars, &YamlPath::root()).map_err(|e| interpolation_error(e, file))?;
     Ok(serde_json::from_value(json).expect("interpolation keeps the shape of a parsed input"))
 }
 
-fn interpolation_error(e: InterpolateError, file: &SourceFile) -> Error {
+fn interpolation_error(e: InterpolateError, file: &SourceFile) -> ResolveError {
     InputError::new(file.locate(&e.path), Some(&file.text), e.message)
         .with_help(e.help)
         .into()

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::object::layer_for;
 use super::traefik::tls_secret_name;
 use super::{Object, Output};
-use crate::error::{Error, InputError};
+use crate::error::{InputError, RenderError};
 use crate::model::{AcmeIssuer, Component, Generator, Model};
 
 pub const API_VERSION: &str = "cert-manager.io/v1";
@@ -23,7 +23,7 @@ const PROD_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
 /// The IngressClass of Traefik (see `traefik::chart_values`) that serves the HTTP-01 solver.
 const SOLVER_INGRESS_CLASS: &str = "traefik";
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     if !model.env.spec.features.cert_manager {
         return Ok(Output::default());
     }
@@ -44,7 +44,7 @@ pub fn chart_values(_model: &Model, _component: &Component) -> Value {
 }
 
 /// The ClusterIssuer the Certificates use, from the cert-manager component's `acme.issuer`.
-fn issuer_of(model: &Model, component: &Component) -> Result<AcmeIssuer, Error> {
+fn issuer_of(model: &Model, component: &Component) -> Result<AcmeIssuer, RenderError> {
     let cert_manager = model
         .components
         .iter()
@@ -65,7 +65,7 @@ fn issuer_of(model: &Model, component: &Component) -> Result<AcmeIssuer, Error> 
     }
 }
 
-fn cluster_issuers(model: &Model, component: &Component) -> Result<Vec<Object>, Error> {
+fn cluster_issuers(model: &Model, component: &Component) -> Result<Vec<Object>, RenderError> {
     let Some(acme) = &component.spec.acme else {
         return Err(InputError::new(
             component.file.locate("generator"),

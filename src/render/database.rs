@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::require::error_at;
 use super::secrets::secret_path;
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::load::{SourceFile, yaml};
 use crate::model::{Component, Engine, Generator, Model};
 
@@ -64,7 +64,7 @@ pub struct EngineNames {
 
 /// Checks the `database` of `component` when it uses `names.engine`: identifiers the init SQL can
 /// use, and an enabled component of that engine.
-pub fn check_request(model: &Model, component: &Component, names: EngineNames) -> Result<(), Error> {
+pub fn check_request(model: &Model, component: &Component, names: EngineNames) -> Result<(), RenderError> {
     let Some(db) = component
         .spec
         .database
@@ -121,7 +121,7 @@ pub fn is_identifier(s: &str) -> bool {
 
 /// The databases to create for `engine`, sorted and without duplicates. The same database name
 /// owned by two different users is an error.
-pub fn requests(model: &Model, engine: Engine) -> Result<Vec<Request>, Error> {
+pub fn requests(model: &Model, engine: Engine) -> Result<Vec<Request>, RenderError> {
     let mut owners: BTreeMap<&str, (&str, &Component)> = BTreeMap::new();
     for c in &model.components {
         let Some(db) = c.spec.database.as_ref().filter(|d| d.engine == engine) else {
@@ -176,7 +176,7 @@ pub fn check_app_secret_keys(
     component: &Component,
     secret: &str,
     users: &[&str],
-) -> Result<(), Error> {
+) -> Result<(), RenderError> {
     let path = secret_path(&model.env.name, &component.name, secret);
     let Some(text) = model.secrets.get(&path).and_then(|b| std::str::from_utf8(b).ok()) else {
         return Ok(()); // secrets.rs reports a missing file
@@ -353,7 +353,7 @@ pub struct EngineDef {
 
 /// The objects of a database engine component: Services, StatefulSet and, when components ask for
 /// databases, the init Job. Every component is checked for a request to this engine.
-pub fn render(model: &Model, component: &Component, def: &EngineDef) -> Result<super::Output, Error> {
+pub fn render(model: &Model, component: &Component, def: &EngineDef) -> Result<super::Output, RenderError> {
     use super::Object;
     use super::require::{declared_secret, values};
     check_request(model, component, def.names)?;

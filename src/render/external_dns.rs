@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::object::layer_for;
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
-use crate::error::{Error, InputError};
+use crate::error::{InputError, RenderError};
 use crate::model::{Component, Generator, MailDns, Model};
 
 pub const API_VERSION: &str = "externaldns.k8s.io/v1alpha1";
@@ -38,7 +38,7 @@ pub const MANAGED_RECORD_TYPES: [&str; 5] = ["A", "AAAA", "CNAME", "TXT", "MX"];
 /// TTL of the mail records (seconds).
 const MAIL_TTL: u64 = 3600;
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     if !model.env.spec.features.external_dns {
         return Ok(Output::default());
     }
@@ -100,7 +100,7 @@ pub fn chart_values(model: &Model, _component: &Component) -> Value {
 }
 
 /// The external-dns component must declare the token Secret its values reference.
-fn check_token_secret(component: &Component) -> Result<(), Error> {
+fn check_token_secret(component: &Component) -> Result<(), RenderError> {
     let declared = component
         .spec
         .secrets
@@ -128,7 +128,7 @@ fn mail_records(
     model: &Model,
     component: &Component,
     mail: &MailDns,
-) -> Result<(Object, Option<Diagnostic>), Error> {
+) -> Result<(Object, Option<Diagnostic>), RenderError> {
     let domain = &model.env.spec.root_domain;
     if mail.host != *domain && !mail.host.ends_with(&format!(".{domain}")) {
         return Err(InputError::new(

@@ -4,14 +4,14 @@
 use serde_json::{Value, json};
 
 use super::{Object, Output};
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::{Component, Model, ResolvedChart};
 
 /// How often Flux looks at the source and reconciles the release.
 const SOURCE_INTERVAL: &str = "12h";
 const RELEASE_INTERVAL: &str = "30m";
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let Some(chart) = &component.chart else {
         return Ok(Output::default());
     };
@@ -44,7 +44,11 @@ fn helm_repository(component: &Component, chart: &ResolvedChart) -> Value {
 
 /// The exact version (and digest) of the chart, from the lock for a constraint. No network: a
 /// constraint without a satisfying lock entry is an error that says to run `hydrate lock`.
-fn pin(model: &Model, component: &Component, chart: &ResolvedChart) -> Result<crate::lock::Pinned, Error> {
+fn pin(
+    model: &Model,
+    component: &Component,
+    chart: &ResolvedChart,
+) -> Result<crate::lock::Pinned, RenderError> {
     let request = crate::lock::ChartRequest::from_chart(&component.name, chart);
     model.lock.pin(&request).map_err(|e| {
         let text = model.source(&chart.version_at.file).map(|f| f.text.as_str());

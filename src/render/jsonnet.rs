@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 use super::object::layer_for;
 use super::{Object, Output};
-use crate::error::{Error, InputError, Location};
+use crate::error::{InputError, Location, RenderError};
 use crate::jsonnet::{JsonnetContext, evaluate};
 use crate::model::{Component, Model};
 
 /// The file a component's Jsonnet program lives in.
 pub const MAIN: &str = "main.jsonnet";
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let main = component.dir.join(MAIN);
     if !component.files.contains_key(&main) {
         return Ok(Output::default());
@@ -72,7 +72,7 @@ fn describe(c: &Component) -> Value {
     entry
 }
 
-fn check_object(value: &Value, main: &camino::Utf8Path, i: usize) -> Result<(), Error> {
+fn check_object(value: &Value, main: &camino::Utf8Path, i: usize) -> Result<(), RenderError> {
     let ok = value.get("apiVersion").and_then(Value::as_str).is_some()
         && value.get("kind").and_then(Value::as_str).is_some()
         && value.pointer("/metadata/name").and_then(Value::as_str).is_some();

@@ -6,12 +6,12 @@ use camino::{Utf8Component, Utf8Path};
 use serde_json::Value;
 
 use super::{Object, Output, object::layer_for};
-use crate::error::{Error, InputError};
+use crate::error::{InputError, RenderError};
 use crate::load::yaml;
 use crate::model::interpolate::interpolate_value;
 use crate::model::{Component, Model};
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let mut objects = Vec::new();
     for (i, rel) in component.spec.manifests.iter().enumerate() {
         let at = component.file.locate(YamlPath::parse("manifests").index(i));
@@ -75,7 +75,7 @@ fn existing(component: &Component) -> String {
     }
 }
 
-fn check_object(doc: &Value, path: &Utf8Path, n: usize) -> Result<(), Error> {
+fn check_object(doc: &Value, path: &Utf8Path, n: usize) -> Result<(), RenderError> {
     let missing: Vec<&str> = ["apiVersion", "kind"]
         .into_iter()
         .filter(|k| doc.get(*k).and_then(Value::as_str).is_none())

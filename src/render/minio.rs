@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::require::{declared_secret, error_at, values};
 use super::velero::MINIO_PORT;
 use super::{Object, Output};
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::{Component, Generator, Model, StoreProvider};
 
 /// The Secret with the root user (`user`) and password (`password`).
@@ -40,7 +40,7 @@ struct MinioValues {
     resources: Option<Value>,
 }
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     if component.spec.generator != Some(Generator::Minio) {
         return Ok(Output::default());
     }
@@ -94,7 +94,7 @@ fn node_path(
     values: &MinioValues,
     host_path: Option<&str>,
     bucket: &str,
-) -> Result<String, Error> {
+) -> Result<String, RenderError> {
     let default = format!("./data/{bucket}");
     let rel = Utf8Path::new(host_path.unwrap_or(&default));
     if rel.is_absolute() {

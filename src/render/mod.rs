@@ -24,7 +24,7 @@ pub mod workload;
 use rayon::prelude::*;
 
 use crate::diag::Diagnostic;
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::{Component, Model};
 pub use object::{Object, Placement};
 
@@ -52,7 +52,7 @@ impl Output {
 }
 
 /// A generator: one component in, its share of the objects out.
-pub type Generator = fn(&Model, &Component) -> Result<Output, Error>;
+pub type Generator = fn(&Model, &Component) -> Result<Output, RenderError>;
 
 /// Every generator, in the order their objects are listed.
 const GENERATORS: &[Generator] = &[
@@ -72,8 +72,8 @@ const GENERATORS: &[Generator] = &[
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
-pub fn render(model: &Model) -> Result<Rendered, Error> {
-    let results: Vec<Result<Output, Error>> = model
+pub fn render(model: &Model) -> Result<Rendered, RenderError> {
+    let results: Vec<Result<Output, RenderError>> = model
         .components
         .par_iter()
         .map(|component| render_component(model, component))
@@ -89,7 +89,7 @@ pub fn render(model: &Model) -> Result<Rendered, Error> {
             Err(e) => errors.push(e),
         }
     }
-    if let Some(err) = Error::collect(errors) {
+    if let Some(err) = RenderError::collect(errors) {
         return Err(err);
     }
     rendered.objects.extend(flux::render(model, &rendered.objects));
@@ -110,7 +110,7 @@ pub fn generated_values(model: &Model, component: &Component) -> serde_json::Val
     }
 }
 
-fn render_component(model: &Model, component: &Component) -> Result<Output, Error> {
+fn render_component(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let mut out = Output::default();
     let mut errors = Vec::new();
     for generator in GENERATORS {
@@ -122,7 +122,7 @@ fn render_component(model: &Model, component: &Component) -> Result<Output, Erro
             Err(e) => errors.push(e),
         }
     }
-    match Error::collect(errors) {
+    match RenderError::collect(errors) {
         Some(err) => Err(err),
         None => Ok(out),
     }

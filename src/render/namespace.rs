@@ -4,13 +4,13 @@
 use serde_json::json;
 
 use super::{Object, Output};
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::{Component, Model};
 
 /// Namespaces that exist in every cluster (or that Flux bootstrap creates).
 const BUILTIN: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let ns = &component.namespace;
     let owner = model.components.iter().find(|c| &c.namespace == ns);
     let is_owner = owner.is_some_and(|o| o.name == component.name);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::Output;
 use super::database::{self, DUMP_DIR, DatabaseValues, EngineNames, Pod, Request, password_var, secret_env};
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::{Component, Engine, Generator, Model};
 
 pub const NAMES: EngineNames = EngineNames {
@@ -26,7 +26,7 @@ const DATA_DIR: &str = "/var/lib/postgresql";
 /// The `postgres` user of the Debian-based official image.
 const UID: u32 = 999;
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     database::render(
         model,
         component,

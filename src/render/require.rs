@@ -2,7 +2,7 @@
 //! an input error at a YAML path, a Secret the component must declare, typed generator values.
 //! Render stage: pure.
 
-use crate::error::{Error, InputError};
+use crate::error::{InputError, RenderError};
 use crate::load::SourceFile;
 use crate::model::{Component, Model};
 use crate::span::YamlPath;
@@ -14,7 +14,7 @@ pub fn error_at(
     yaml_path: &str,
     message: impl Into<String>,
     help: impl Into<String>,
-) -> Error {
+) -> RenderError {
     InputError::new(file.locate(yaml_path), Some(&file.text), message)
         .with_help(help)
         .into()
@@ -22,7 +22,7 @@ pub fn error_at(
 
 /// The component must declare the Secret `name` (so that `secrets/<env>/<component>/<name>.sops.yaml`
 /// is copied): the objects a generator renders reference it.
-pub fn declared_secret(component: &Component, name: &str, keys: &[&str]) -> Result<(), Error> {
+pub fn declared_secret(component: &Component, name: &str, keys: &[&str]) -> Result<(), RenderError> {
     if component.spec.secrets.iter().any(|s| s.name == name) {
         return Ok(());
     }
@@ -43,7 +43,7 @@ pub fn declared_secret(component: &Component, name: &str, keys: &[&str]) -> Resu
 }
 
 /// The component's merged `values`, read as the generator's typed values.
-pub fn values<T: DeserializeOwned>(model: &Model, component: &Component) -> Result<T, Error> {
+pub fn values<T: DeserializeOwned>(model: &Model, component: &Component) -> Result<T, RenderError> {
     serde_json::from_value(component.values.clone()).map_err(|e| {
         let at = model.locate_value(component, &YamlPath::root());
         let text = model.source(&at.file).map(|f| f.text.as_str());

@@ -8,11 +8,11 @@ use serde_json::Value;
 use super::object::{Placement, Verbatim};
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
-use crate::error::{Error, InputError, Location};
+use crate::error::{InputError, Location, RenderError};
 use crate::load::yaml;
 use crate::model::{Component, MissingSecret, Model};
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let mut out = Output::default();
     for (i, decl) in component.spec.secrets.iter().enumerate() {
         let path = secret_path(&model.env.name, &component.name, &decl.name);
@@ -86,7 +86,7 @@ fn check_keys(
     path: &Utf8PathBuf,
     decl: &crate::model::SecretDecl,
     text: &str,
-) -> Result<Vec<Diagnostic>, Error> {
+) -> Result<Vec<Diagnostic>, RenderError> {
     if decl.keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -155,7 +155,7 @@ fn check_identity(
     name: &str,
     namespace: &str,
     text: &str,
-) -> Result<(), Error> {
+) -> Result<(), RenderError> {
     let kind = value.get("kind").and_then(Value::as_str);
     let got_name = value.pointer("/metadata/name").and_then(Value::as_str);
     let got_ns = value.pointer("/metadata/namespace").and_then(Value::as_str);

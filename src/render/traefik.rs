@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::object::layer_for;
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
-use crate::error::{Error, InputError};
+use crate::error::{InputError, RenderError};
 use crate::model::{Component, FrameOptions, Generator, Model};
 
 /// API version of the Traefik CRDs; v3.6 schemas (no v3.7-only fields are emitted).
@@ -50,7 +50,7 @@ const WAF_DUMMY_PORT: u16 = 8081;
 /// Largest request body the WAF buffers and inspects (50 MiB, Mailu's default message limit).
 const WAF_MAX_BODY_BYTES: u64 = 52_428_800;
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let mut out = Output::default();
     if component.spec.generator == Some(Generator::Traefik) {
         out.objects.extend(platform_objects(model, component));
@@ -263,7 +263,7 @@ fn target_warning(model: &Model) -> Option<Diagnostic> {
 }
 
 /// The IngressRoute of a component with hosts.
-fn ingress_route(model: &Model, component: &Component) -> Result<Object, Error> {
+fn ingress_route(model: &Model, component: &Component) -> Result<Object, RenderError> {
     let Some(route) = &component.spec.route else {
         return Err(InputError::new(
             component.file.locate("hosts"),
@@ -333,7 +333,7 @@ fn ingress_route(model: &Model, component: &Component) -> Result<Object, Error> 
 /// The DNS target of a component's hosts: `ingress_target` when external-dns is on.
 ///
 /// A DNS-name target makes every host a CNAME, which the zone apex and the target itself cannot be.
-fn dns_target(model: &Model, component: &Component) -> Result<Option<String>, Error> {
+fn dns_target(model: &Model, component: &Component) -> Result<Option<String>, RenderError> {
     let env = &model.env.spec;
     let Some(target) = env
         .ingress_target

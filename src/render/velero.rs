@@ -17,7 +17,7 @@ use super::object::layer_for;
 use super::require::{declared_secret, error_at};
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::{Backup, BackupPolicy, Component, Generator, Model, StoreProvider};
 
 /// The Secret (key `cloud`, AWS credentials file) with the object store's access key.
@@ -30,7 +30,7 @@ const DAILY_NAMESPACES: &[&str] = &["data"];
 /// The S3 API port of the MinIO Service.
 pub const MINIO_PORT: u16 = 9000;
 
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let mut out = Output::default();
     if component.spec.backup.is_some() && velero(model).is_none() {
         out.warnings.push(
@@ -114,7 +114,7 @@ pub fn chart_values(_model: &Model, _component: &Component) -> Value {
 }
 
 /// The one BackupStorageLocation, on DigitalOcean Spaces or the in-cluster MinIO.
-fn backup_storage_location(model: &Model, backup: &Backup, ns: &str) -> Result<Value, Error> {
+fn backup_storage_location(model: &Model, backup: &Backup, ns: &str) -> Result<Value, RenderError> {
     let store = &backup.store;
     let config = match store.provider {
         StoreProvider::Spaces => {
@@ -153,7 +153,7 @@ fn backup_storage_location(model: &Model, backup: &Backup, ns: &str) -> Result<V
 }
 
 /// The S3 URL of the enabled MinIO component's Service.
-fn minio_url(model: &Model) -> Result<String, Error> {
+fn minio_url(model: &Model) -> Result<String, RenderError> {
     let Some(minio) = model
         .components
         .iter()

@@ -9,12 +9,12 @@ use camino::Utf8PathBuf;
 use serde_json::{Map, Value, json};
 
 use super::{Object, Output};
-use crate::error::Error;
+use crate::error::RenderError;
 use crate::model::workload::{EnvValue, PortRef, Probe, Volume, Workload, WorkloadKind};
 use crate::model::{Component, Model};
 
 /// Renders the component's workload, if it has one.
-pub fn render(model: &Model, component: &Component) -> Result<Output, Error> {
+pub fn render(model: &Model, component: &Component) -> Result<Output, RenderError> {
     let Some(workload) = &component.spec.workload else {
         return Ok(Output::default());
     };
@@ -408,7 +408,7 @@ mod tests {
     }
 
     /// The objects the workload generator renders for component `x`, by `Kind/name`.
-    fn render_x(env: &str, components: &[(&str, &str)]) -> Result<BTreeMap<String, Value>, Error> {
+    fn render_x(env: &str, components: &[(&str, &str)]) -> Result<BTreeMap<String, Value>, crate::Error> {
         let model = crate::model::resolve(&inputs(env, components), "dev")?;
         let x = model.component("x").expect("component x is enabled");
         let out = render(&model, x)?;
@@ -420,10 +420,10 @@ mod tests {
     }
 
     /// Every message of an error, each as `file:line:column: message`.
-    fn messages(err: &Error) -> Vec<String> {
-        match err {
-            Error::Many(errors) => errors.iter().flat_map(messages).collect(),
-            other => vec![other.to_string()],
+    fn messages(err: &dyn miette::Diagnostic) -> Vec<String> {
+        match err.related() {
+            Some(related) => related.flat_map(messages).collect(),
+            None => vec![err.to_string()],
         }
     }
 
