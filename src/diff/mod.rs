@@ -15,7 +15,6 @@ mod objects;
 pub mod redact;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -30,6 +29,7 @@ pub use redact::{KeyChange, KeyStatus, SecretChange};
 
 use crate::git::{self, GitError};
 use crate::output::Tree;
+pub use crate::render::ObjectId;
 
 /// Lines of context around each change in a unified diff.
 pub const CONTEXT_LINES: usize = 2;
@@ -53,39 +53,6 @@ pub enum DiffError {
         /// Why.
         reason: String,
     },
-}
-
-/// Identity of a Kubernetes object.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct ObjectId {
-    /// `apiVersion`, e.g. `apps/v1`.
-    pub api_version: String,
-    /// `kind`, e.g. `Deployment`.
-    pub kind: String,
-    /// `metadata.namespace`, when set.
-    pub namespace: Option<String>,
-    /// `metadata.name`.
-    pub name: String,
-}
-
-impl fmt::Display for ObjectId {
-    /// `Kind namespace/name`, or `Kind name` for cluster-scoped objects.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
-
-impl ObjectId {
-    /// `namespace/name`, or `name` for cluster-scoped objects.
-    pub fn qualified_name(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{ns}/{}", self.name),
-            None => self.name.clone(),
-        }
-    }
 }
 
 /// Whether an object or file was added, changed or removed.

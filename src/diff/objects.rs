@@ -180,7 +180,7 @@ mod tests {
     fn parses_an_object_after_the_source_comment() {
         let text = b"# Source: apps/a/component.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  namespace: ns\n";
         let p = parse(Utf8Path::new("apps/a/deployment-a.yaml"), text).expect("an object");
-        assert_eq!(p.id.to_string(), "Deployment ns/a");
+        assert_eq!(p.id.to_string(), "Deployment/ns/a");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use crate::diag::Diagnostic;
 use crate::error::RenderError;
 use crate::model::{Component, Model};
-pub use object::{Object, Placement};
+pub use object::{Object, ObjectId, Placement};
 
 /// What rendering one environment gives: objects in a stable order, plus warnings.
 #[derive(Debug, Clone, Default)]

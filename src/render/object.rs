@@ -1,6 +1,9 @@
 //! The unit of output: one Kubernetes object, where it goes, and the inputs it came from.
 
+use std::fmt;
+
 use camino::Utf8PathBuf;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::Layer;
@@ -68,9 +71,21 @@ impl Object {
 
     /// `Kind/namespace/name` (or `Kind/name` when cluster-scoped), for messages.
     pub fn id(&self) -> String {
-        match self.namespace() {
-            Some(ns) => format!("{}/{ns}/{}", self.kind(), self.name()),
-            None => format!("{}/{}", self.kind(), self.name()),
+        self.identity().to_string()
+    }
+
+    /// apiVersion, kind, namespace and name.
+    pub fn identity(&self) -> ObjectId {
+        ObjectId {
+            api_version: self
+                .value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            kind: self.kind().to_string(),
+            namespace: self.namespace().map(str::to_string),
+            name: self.name().to_string(),
         }
     }
 
@@ -145,5 +160,44 @@ pub fn layer_for(api_version: &str, layer: Layer) -> Layer {
         Layer::InfraConfigs
     } else {
         layer
+    }
+}
+
+/// Identity of a Kubernetes object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    /// `apiVersion`, e.g. `apps/v1`.
+    pub api_version: String,
+    /// `kind`, e.g. `Deployment`.
+    pub kind: String,
+    /// `metadata.namespace`, when set.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl fmt::Display for ObjectId {
+    /// `Kind/namespace/name`, or `Kind/name` for cluster-scoped objects: how every message and
+    /// `lint.allow` entry names an object.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{ns}/{}", self.kind, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+impl ObjectId {
+    /// The API group (`apps`, `helm.toolkit.fluxcd.io`; empty for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version.split_once('/').map_or("", |(group, _)| group)
+    }
+
+    /// `namespace/name`, or `name` for cluster-scoped objects.
+    pub fn qualified_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
     }
 }

@@ -496,14 +496,14 @@ fn changes_are_grouped_by_object_layer_and_component() {
         (
             Status::Changed,
             "infra/cert-manager",
-            "HelmRelease cert-manager/cert-manager",
+            "HelmRelease/cert-manager/cert-manager",
         ),
-        (Status::Changed, "data/postgres", "Secret data/db-credentials"),
-        (Status::Changed, "data/postgres", "StatefulSet data/postgres"),
-        (Status::Changed, "apps/crm", "Secret apps/crm-db"),
-        (Status::Removed, "apps/legacy", "ConfigMap apps/legacy"),
-        (Status::Changed, "apps/web", "Deployment apps/web"),
-        (Status::Added, "apps/web", "Service apps/web"),
+        (Status::Changed, "data/postgres", "Secret/data/db-credentials"),
+        (Status::Changed, "data/postgres", "StatefulSet/data/postgres"),
+        (Status::Changed, "apps/crm", "Secret/apps/crm-db"),
+        (Status::Removed, "apps/legacy", "ConfigMap/apps/legacy"),
+        (Status::Changed, "apps/web", "Deployment/apps/web"),
+        (Status::Added, "apps/web", "Service/apps/web"),
     ];
     let want: Vec<(Status, String, String)> = want
         .iter()
@@ -598,7 +598,7 @@ fn a_secret_value_change_shows_no_value_in_any_format() {
     let reports = vec![("prod".to_string(), r)];
     let text = diff::format_text(&reports[0].1, "prod");
     assert!(
-        text.contains("Secret apps/crm-db: data.password changed; data.username unchanged"),
+        text.contains("Secret/apps/crm-db: data.password changed; data.username unchanged"),
         "{text}"
     );
     for out in [
@@ -637,7 +637,7 @@ fn a_rewrapped_sops_secret_reads_as_reencrypted_values_unchanged() {
     assert_eq!(sc.recipients_added, ["age1bob"]);
     let text = diff::format_text(&r, "prod");
     assert!(
-        text.contains("Secret data/db-credentials: re-encrypted, values unchanged; recipients added: age1bob; recipients removed: age1alice"),
+        text.contains("Secret/data/db-credentials: re-encrypted, values unchanged; recipients added: age1bob; recipients removed: age1alice"),
         "{text}"
     );
     assert_no_secret_material(&text);
@@ -709,7 +709,7 @@ fn an_immutable_field_change_is_flagged_with_what_flux_will_do() {
     let text = diff::format_text(&r, "prod");
     assert!(
         text.contains(
-            "StatefulSet data/postgres: spec.volumeClaimTemplates changed. Flux will fail to apply it"
+            "StatefulSet/data/postgres: spec.volumeClaimTemplates changed. Flux will fail to apply it"
         ),
         "{text}"
     );
@@ -768,7 +768,7 @@ fn markdown_is_capped_with_a_note_of_what_was_cut() {
         "the small diff still fits:\n{md}"
     );
     assert!(
-        md.contains("1 of 2 diffs not shown: `prod: ConfigMap apps/huge`"),
+        md.contains("1 of 2 diffs not shown: `prod: ConfigMap/apps/huge`"),
         "{md}"
     );
 
