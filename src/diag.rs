@@ -162,12 +162,6 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
-
-    #[must_use]
-    pub fn object(mut self, id: impl Into<String>) -> Diagnostic {
-        self.object = Some(id.into());
-        self
-    }
 }
 
 impl Diagnostic {

@@ -45,7 +45,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         match object.kind() {
             "HelmRelease" => {
                 if let Some(values) = object.value.pointer("/spec/values") {
-                    walk_values(values, &YamlPath::parse("spec.values"), &mut found);
+                    walk(values, &YamlPath::parse("spec.values"), true, &mut found);
                 }
             }
             "ConfigMap" => {
@@ -57,7 +57,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     }
                 }
             }
-            _ => container_env(&object.value, &YamlPath::root(), &mut found),
+            _ => walk(&object.value, &YamlPath::root(), false, &mut found),
         }
         for path in found {
             report(ctx, object, &path, out);
@@ -91,47 +91,26 @@ fn object_value<'v>(value: &'v Value, path: &YamlPath) -> Option<&'v Value> {
     Some(here)
 }
 
-/// Helm values: every literal scalar under a credential key, at any depth (a container `env`
-/// list inside values is read as such).
-fn walk_values(value: &Value, path: &YamlPath, out: &mut Vec<YamlPath>) {
+/// Every credential found in `value`: the `value` of credential-named variables of every `env`
+/// list (container env, in an object or in chart values), and, with `any_key` (Helm values), any
+/// literal scalar under a credential key.
+fn walk(value: &Value, path: &YamlPath, any_key: bool, out: &mut Vec<YamlPath>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
                 let here = path.key(key.clone());
                 if key == "env" && child.is_array() {
                     env_list(child, &here, out);
-                } else if is_credential_key(key) && is_literal(child) {
+                } else if any_key && is_credential_key(key) && is_literal(child) {
                     out.push(here);
                 } else {
-                    walk_values(child, &here, out);
+                    walk(child, &here, any_key, out);
                 }
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                walk_values(item, &path.index(i), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `env` lists of every container of every pod template in an object.
-fn container_env(value: &Value, path: &YamlPath, out: &mut Vec<YamlPath>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let here = path.key(key.clone());
-                if key == "env" && child.is_array() {
-                    env_list(child, &here, out);
-                } else {
-                    container_env(child, &here, out);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                container_env(item, &path.index(i), out);
+                walk(item, &path.index(i), any_key, out);
             }
         }
         _ => {}

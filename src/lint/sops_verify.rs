@@ -33,10 +33,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         Some(file) => match Policy::parse(&file.text) {
             Ok(policy) => Some(policy),
             Err(e) => {
-                let pos = (e.pos.line > 0).then(|| Pos {
-                    line: e.pos.line as usize,
-                    column: e.pos.column.max(1) as usize,
-                });
+                let pos = e.pos;
                 out.push(site(&file.path, pos, None).finding(
                     &RULE,
                     format!("`.sops.yaml` cannot be read: {}", e.message),
@@ -54,10 +51,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue; // plaintext-secret reports what is not text
         };
         for f in verify_file(policy.as_ref(), source, text, None) {
-            let pos = (f.line > 0).then(|| Pos {
-                line: f.line as usize,
-                column: f.column.max(1) as usize,
-            });
+            let pos = f.at.pos;
             let mut finding = site(source, pos, Some(object.id())).finding(
                 &RULE,
                 format!("[{}] {}", f.code, f.message),

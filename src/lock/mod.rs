@@ -1,7 +1,7 @@
 //! Chart lock: `hydrate.lock` pins every Helm chart a component asks for to an exact version
 //! and digest, so `hydrate build` knows which chart bytes reach the cluster without network.
 //!
-//! Stage: beside the pipeline. `hydrate lock` (see [`command`]) resolves constraints against
+//! Stage: beside the pipeline. `hydrate lock` (see [`run`]) resolves constraints against
 //! Helm repositories and writes the lock; `hydrate build` only calls [`read_lock`] and
 //! [`Lock::pin`], which never touch the network.
 //!
@@ -10,11 +10,14 @@
 //! `oci.rs` and `archive.rs`, only from `hydrate lock`.
 
 mod archive;
-mod command;
 mod constraint;
+mod download;
 mod fetch;
 mod index;
 mod oci;
+mod progress;
+mod resolve;
+mod run;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -22,9 +25,10 @@ use std::fmt;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
-pub use command::{Change, Finding, Options, Outcome, Progress, Silent, lock};
 pub use constraint::{Constraint, is_exact, parse_version};
 pub use index::{ChartVersion, RepoIndex, normalize_digest, parse_index, resolve_url};
+pub use progress::{Progress, Silent};
+pub use run::{Change, Options, Outcome, Problem, lock};
 
 /// The lock file's name, at the repository root.
 pub const LOCK_FILE: &str = "hydrate.lock";

@@ -34,7 +34,7 @@ use camino::Utf8PathBuf;
 pub use age_keys::AgeIdentities;
 pub use policy::Policy;
 pub use repo::{env_recipients, load_policy, secret_path, verify_repo};
-pub use verify::{Finding, decrypt_document, verify_file};
+pub use verify::{SecretFinding, decrypt_document, verify_file};
 
 /// Everything that stops a `hydrate secret` command. Messages name repo-relative files and
 /// never contain a secret value or key material.
@@ -75,15 +75,13 @@ pub enum SecretsError {
     },
 
     /// `.sops.yaml` is invalid or has no usable rule.
-    #[error("`{file}`{}: {message}", position(*line, *column))]
+    #[error("{}: {message}", position(file, *pos))]
     #[diagnostic(code(hydrate::secrets::policy), help("{help}"))]
     Policy {
         /// `.sops.yaml`.
         file: Utf8PathBuf,
-        /// 1-based line, 0 if unknown.
-        line: u32,
-        /// 1-based column, 0 if unknown.
-        column: u32,
+        /// Where in it, when known.
+        pos: Option<crate::span::Pos>,
         /// What is wrong.
         message: String,
         /// The fix.
@@ -194,15 +192,13 @@ pub enum SecretsError {
     },
 
     /// Sealing or rotating one file failed.
-    #[error("`{file}`{}: {message}", position(*line, *column))]
+    #[error("{}: {message}", position(file, *pos))]
     #[diagnostic(code(hydrate::secrets::seal), help("{help}"))]
     Seal {
         /// The repo-relative file.
         file: Utf8PathBuf,
-        /// 1-based line, 0 if unknown.
-        line: u32,
-        /// 1-based column, 0 if unknown.
-        column: u32,
+        /// Where in it, when known.
+        pos: Option<crate::span::Pos>,
         /// What is wrong.
         message: String,
         /// The fix.
@@ -223,11 +219,10 @@ pub enum SecretsError {
     },
 }
 
-/// ` line:column` when known.
-fn position(line: u32, column: u32) -> String {
-    if line == 0 {
-        String::new()
-    } else {
-        format!(":{line}:{column}")
+/// `file:line:column`, or `file` when the position is unknown.
+fn position(file: &Utf8PathBuf, pos: Option<crate::span::Pos>) -> crate::span::Location {
+    crate::span::Location {
+        file: file.clone(),
+        pos,
     }
 }

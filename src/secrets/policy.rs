@@ -20,7 +20,7 @@ pub const DEFAULT_ENCRYPTED_REGEX: &str = "^(data|stringData)$";
 #[derive(Debug, Clone)]
 pub struct CreationRule {
     /// Where the rule starts in `.sops.yaml`.
-    pub pos: Pos,
+    pub pos: Option<Pos>,
     /// The `path_regex` source, if any.
     pub path_regex_src: Option<String>,
     path_regex: Option<regex::Regex>,
@@ -57,7 +57,7 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {
     /// Where in `.sops.yaml` (0:0 when the problem is about the secret's path).
-    pub pos: Pos,
+    pub pos: Option<Pos>,
     /// What is wrong.
     pub message: String,
     /// The fix.
@@ -65,7 +65,7 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn at(pos: Pos, message: impl Into<String>, help: impl Into<String>) -> Self {
+    fn at(pos: Option<Pos>, message: impl Into<String>, help: impl Into<String>) -> Self {
         Self {
             pos,
             message: message.into(),
@@ -118,7 +118,7 @@ impl Policy {
     pub fn recipients_for(&self, rel_path: &Utf8Path) -> Result<&CreationRule, PolicyError> {
         let rule = self.rule_for(rel_path).ok_or_else(|| {
             PolicyError::at(
-                Pos::default(),
+                None,
                 format!("no creation rule in `{POLICY_FILE}` matches `{rel_path}`"),
                 format!(
                     "add a rule with a `path_regex` matching `{rel_path}` and the environment's `age` recipients"
@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn bad_recipient_is_located() {
         let err = Policy::parse("creation_rules:\n  - path_regex: x\n    age: age1nope\n").unwrap_err();
-        assert_eq!(err.pos.line, 3);
+        assert_eq!(err.pos.map(|p| p.line), Some(3));
     }
 
     #[test]

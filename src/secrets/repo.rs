@@ -12,7 +12,8 @@ use super::SecretsError;
 use super::age_keys::AgeIdentities;
 use super::policy::{POLICY_FILE, Policy, PolicyError};
 use super::seal::{self, Rotated, SealError};
-use super::verify::{self, Finding};
+use super::verify::{self, SecretFinding};
+use crate::span::Location;
 
 pub fn io_err(path: &Utf8Path) -> impl FnOnce(std::io::Error) -> SecretsError + '_ {
     move |source| SecretsError::Io {
@@ -173,33 +174,30 @@ pub fn check_data_key(key: &str) -> Result<(), SecretsError> {
 }
 
 pub fn seal_error(rel: &Utf8Path, e: SealError) -> SecretsError {
-    let (line, column, message, help) = match e {
-        SealError::Recipient(m) => (0, 0, m, format!("fix the recipient in `{POLICY_FILE}`")),
+    let (pos, message, help) = match e {
+        SealError::Recipient(m) => (None, m, format!("fix the recipient in `{POLICY_FILE}`")),
         SealError::Rule(m) => (
-            0,
-            0,
+            None,
             m,
             format!(
                 "set the rule's `encrypted_regex` in `{POLICY_FILE}` to `^(data|stringData)$` (or remove it)"
             ),
         ),
         SealError::SelfCheck(m) => (
-            0,
-            0,
+            None,
             format!("internal error, nothing written: {m}"),
             "report this as a bug in hydrate".to_owned(),
         ),
         SealError::Document(problems) => {
             let first = problems.into_iter().next();
-            first.map_or((0, 0, "cannot read the file".to_owned(), String::new()), |p| {
-                (p.pos.line, p.pos.column, p.message, p.help)
+            first.map_or((None, "cannot read the file".to_owned(), String::new()), |p| {
+                (p.pos, p.message, p.help)
             })
         }
     };
     SecretsError::Seal {
         file: rel.to_owned(),
-        line,
-        column,
+        pos,
         message,
         help,
     }
@@ -221,8 +219,7 @@ pub fn load_policy(root: &Utf8Path) -> Result<Option<Policy>, SecretsError> {
 pub fn policy_error(e: &PolicyError) -> SecretsError {
     SecretsError::Policy {
         file: Utf8PathBuf::from(POLICY_FILE),
-        line: e.pos.line,
-        column: e.pos.column,
+        pos: e.pos,
         message: e.message.clone(),
         help: e.help.clone(),
     }
@@ -318,7 +315,7 @@ pub fn verify_repo(
     root: &Utf8Path,
     envs: &[String],
     identity: Option<&AgeIdentities>,
-) -> Result<Vec<Finding>, SecretsError> {
+) -> Result<Vec<SecretFinding>, SecretsError> {
     let files = list_secret_files(root, envs)?;
     let mut findings = Vec::new();
     if files.is_empty() {
@@ -328,15 +325,12 @@ pub fn verify_repo(
         Ok(p) => p,
         Err(SecretsError::Policy {
             file,
-            line,
-            column,
+            pos,
             message,
             help,
         }) => {
-            findings.push(Finding {
-                file,
-                line,
-                column,
+            findings.push(SecretFinding {
+                at: Location { file, pos },
                 code: "sops-policy",
                 message,
                 help,
@@ -350,10 +344,8 @@ pub fn verify_repo(
             continue;
         }
         if file.symlink {
-            findings.push(Finding {
-                file: file.rel.clone(),
-                line: 0,
-                column: 0,
+            findings.push(SecretFinding {
+                at: Location::file(file.rel.clone()),
                 code: "sops-layout",
                 message: "a symlink under `secrets/`".to_owned(),
                 help: "replace it with the sealed file itself; symlinks are not followed".to_owned(),
@@ -361,10 +353,8 @@ pub fn verify_repo(
             continue;
         }
         if !file.layout_ok {
-            findings.push(Finding {
-                file: file.rel.clone(),
-                line: 0,
-                column: 0,
+            findings.push(SecretFinding {
+                at: Location::file(file.rel.clone()),
                 code: "sops-layout",
                 message: "not a `secrets/<env>/<component>/<name>.sops.yaml` file".to_owned(),
                 help: "only sealed files belong under `secrets/`: move it, or seal its values with `hydrate secret seal` and delete the plaintext".to_owned(),
@@ -375,10 +365,8 @@ pub fn verify_repo(
         }
         let bytes = fs_err::read(root.join(&file.rel)).map_err(io_err(&file.rel))?;
         let Ok(text) = String::from_utf8(bytes) else {
-            findings.push(Finding {
-                file: file.rel.clone(),
-                line: 0,
-                column: 0,
+            findings.push(SecretFinding {
+                at: Location::file(file.rel.clone()),
                 code: "sops-parse",
                 message: "the file is not UTF-8".to_owned(),
                 help: "seal the secret again with `hydrate secret seal`".to_owned(),

@@ -83,7 +83,7 @@ fn stanzas(key: &DataKey, recipients: &[String]) -> Result<Vec<AgeStanza>, SealE
             Ok(AgeStanza {
                 recipient: r.trim().to_owned(),
                 enc: age_keys::wrap(key, &parsed),
-                pos: sops_format::Pos::default(),
+                pos: None,
             })
         })
         .collect()
@@ -132,10 +132,10 @@ pub fn seal_tree(
     let mac_hex = Zeroizing::new(mac.finish());
     let metadata = Metadata {
         age: stanzas(&key, recipients)?,
-        lastmodified: Some((lastmodified.to_owned(), sops_format::Pos::default())),
+        lastmodified: Some((lastmodified.to_owned(), None)),
         mac: Some((
             crypto::encrypt(&key, mac_hex.as_bytes(), ValueType::Str, lastmodified),
-            sops_format::Pos::default(),
+            None,
         )),
         rules,
         version: Some(SOPS_VERSION.to_owned()),
@@ -227,10 +227,10 @@ pub fn rotate_text(
     };
     let metadata = Metadata {
         age: stanzas(&key, recipients)?,
-        lastmodified: Some((lastmodified.to_owned(), sops_format::Pos::default())),
+        lastmodified: Some((lastmodified.to_owned(), None)),
         mac: Some((
             crypto::encrypt(&key, mac_hex.as_bytes(), ValueType::Str, lastmodified),
-            sops_format::Pos::default(),
+            None,
         )),
         rules: doc.metadata.rules.clone(),
         mac_only_encrypted: doc.metadata.mac_only_encrypted,

@@ -3,7 +3,7 @@
 //! This is the only place hydrate decrypts values (`rotate` reuses it); `build` calls
 //! [`verify_file`] without an identity and so never decrypts. Pure: text in, findings out.
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use zeroize::Zeroizing;
 
 use super::age_keys::{self, AgeIdentities, UnwrapError};
@@ -13,13 +13,9 @@ use super::sops_format::{self, Format, Node, Pos, SopsDocument, Value};
 
 /// One problem with a secret file, positioned in that file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Finding {
-    /// The repo-relative file.
-    pub file: Utf8PathBuf,
-    /// 1-based line, 0 when unknown.
-    pub line: u32,
-    /// 1-based column, 0 when unknown.
-    pub column: u32,
+pub struct SecretFinding {
+    /// The repo-relative file and, when known, the position in it.
+    pub at: crate::span::Location,
     /// Stable kebab-case code (see [`CODES`]).
     pub code: &'static str,
     /// What is wrong. Never contains a secret value.
@@ -28,12 +24,9 @@ pub struct Finding {
     pub help: String,
 }
 
-impl std::fmt::Display for Finding {
+impl std::fmt::Display for SecretFinding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
+        write!(f, "{}", self.at)?;
         write!(
             f,
             ": error[{}]: {}\n  hint: {}",
@@ -99,7 +92,7 @@ pub const CODES: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Where.
-    pub pos: Pos,
+    pub pos: Option<Pos>,
     /// Code from [`CODES`].
     pub code: &'static str,
     /// What.
@@ -109,7 +102,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(pos: Pos, code: &'static str, message: impl Into<String>, help: impl Into<String>) -> Self {
+    fn new(
+        pos: Option<Pos>,
+        code: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
         Self {
             pos,
             code,
@@ -120,11 +118,12 @@ impl Problem {
 
     /// Ties the problem to a file.
     #[must_use]
-    pub fn in_file(self, file: &Utf8Path) -> Finding {
-        Finding {
-            file: file.to_owned(),
-            line: self.pos.line,
-            column: self.pos.column,
+    pub fn in_file(self, file: &Utf8Path) -> SecretFinding {
+        SecretFinding {
+            at: crate::span::Location {
+                file: file.to_owned(),
+                pos: self.pos,
+            },
             code: self.code,
             message: self.message,
             help: self.help,
@@ -141,7 +140,7 @@ pub struct DecryptedLeaf {
     /// The `type:` of an encrypted leaf; `None` for a leaf stored in clear.
     pub encrypted_as: Option<ValueType>,
     /// Where the leaf is.
-    pub pos: Pos,
+    pub pos: Option<Pos>,
 }
 
 /// A document decrypted in memory, MAC verified.
@@ -180,14 +179,7 @@ pub fn decrypt_document(
     identities: &AgeIdentities,
 ) -> Result<DecryptedDocument, Vec<Problem>> {
     let meta = &doc.metadata;
-    CompiledRules::compile(&meta.rules).map_err(|e| {
-        vec![Problem::new(
-            meta.pos,
-            "sops-rules",
-            format!("the file {e}"),
-            "seal the secret again with `hydrate secret seal`",
-        )]
-    })?;
+    compile_rules(meta)?;
     let stanzas = meta.age.iter().map(|s| (s.recipient.as_str(), s.enc.as_str()));
     let data_key = age_keys::unwrap(stanzas, identities).map_err(|e| {
         vec![match e {
@@ -222,17 +214,22 @@ pub fn decrypt_document(
 /// Decrypts a parsed document with a known data key and checks its MAC.
 ///
 /// # Errors
-/// Values that do not decrypt, a MAC that does not decrypt or does not match.
-pub fn decrypt_with_key(doc: &SopsDocument, data_key: DataKey) -> Result<DecryptedDocument, Vec<Problem>> {
-    let meta = &doc.metadata;
-    let rules = CompiledRules::compile(&meta.rules).map_err(|e| {
+/// The file's encryption rules, or the `sops-rules` problem.
+fn compile_rules(meta: &sops_format::Metadata) -> Result<CompiledRules, Vec<Problem>> {
+    CompiledRules::compile(&meta.rules).map_err(|e| {
         vec![Problem::new(
             meta.pos,
             "sops-rules",
             format!("the file {e}"),
             "seal the secret again with `hydrate secret seal`",
         )]
-    })?;
+    })
+}
+
+/// Values that do not decrypt, a MAC that does not decrypt or does not match.
+pub fn decrypt_with_key(doc: &SopsDocument, data_key: DataKey) -> Result<DecryptedDocument, Vec<Problem>> {
+    let meta = &doc.metadata;
+    let rules = compile_rules(meta)?;
     let mut problems = Vec::new();
     let mut mac = MacHasher::new(meta.mac_only_encrypted);
     let mut leaves = Vec::new();
@@ -394,7 +391,7 @@ pub fn verify_file(
     rel_path: &Utf8Path,
     text: &str,
     identity: Option<&AgeIdentities>,
-) -> Vec<Finding> {
+) -> Vec<SecretFinding> {
     let mut problems = Vec::new();
     let format = Format::from_path(rel_path.as_str());
     match sops_format::parse(text, format) {
@@ -423,7 +420,7 @@ pub fn verify_file(
             }
         }
     }
-    let mut findings: Vec<Finding> = problems.into_iter().map(|p| p.in_file(rel_path)).collect();
+    let mut findings: Vec<SecretFinding> = problems.into_iter().map(|p| p.in_file(rel_path)).collect();
     findings.sort();
     findings.dedup();
     findings
@@ -518,7 +515,7 @@ fn check_recipients(
     let meta = &doc.metadata;
     let Some(policy) = policy else {
         problems.push(Problem::new(
-            Pos::default(),
+            None,
             "sops-policy",
             format!("no `{POLICY_FILE}` at the repo root: the file's recipients cannot be checked"),
             format!("add `{POLICY_FILE}` with a creation rule (`path_regex` + `age`) per environment"),
@@ -528,7 +525,7 @@ fn check_recipients(
     let rule = match policy.recipients_for(rel_path) {
         Ok(rule) => rule,
         Err(e) => {
-            problems.push(Problem::new(Pos::default(), "sops-policy", e.message, e.help));
+            problems.push(Problem::new(None, "sops-policy", e.message, e.help));
             return;
         }
     };
@@ -638,7 +635,7 @@ mod tests {
         let findings = verify_file(None, Utf8Path::new("secrets/dev/a/b.sops.yaml"), text, None);
         let plaintext: Vec<_> = findings.iter().filter(|f| f.code == "sops-plaintext").collect();
         assert_eq!(plaintext.len(), 1, "{findings:#?}");
-        assert_eq!((plaintext[0].line, plaintext[0].column), (4, 13));
+        assert_eq!(plaintext[0].at.pos, Some(Pos { line: 4, column: 13 }));
         assert!(findings.iter().all(|f| !f.message.contains("hunter2")));
         assert!(findings.iter().any(|f| f.code == "sops-policy"));
     }

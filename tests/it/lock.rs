@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use hydrate::lock::{
-    BitnamiKind, ChartRequest, Finding, LockError, Options, Outcome, Silent, parse_index, read_lock,
+    BitnamiKind, ChartRequest, LockError, Options, Outcome, Problem, Silent, parse_index, read_lock,
 };
 use sha2::{Digest, Sha256};
 
@@ -552,7 +552,7 @@ fn a_changed_upstream_digest_is_reported_not_taken() {
     let second = lock(&root, &args(), &requests).expect("runs");
     assert_eq!(second.exit_code(), 1);
     assert!(
-        matches!(&second.findings[..], [Finding::DigestChanged { locked: l, upstream, .. }]
+        matches!(&second.findings[..], [Problem::DigestChanged { locked: l, upstream, .. }]
             if *l == locked && *upstream == format!("sha256:{}", hex('b'))),
         "{:?}",
         second.findings
@@ -571,7 +571,7 @@ fn a_changed_upstream_digest_is_reported_not_taken() {
     let mut check = args();
     check.check = true;
     let checked = lock(&root, &check, &requests).expect("checks");
-    assert!(matches!(&checked.findings[..], [Finding::DigestChanged { .. }]));
+    assert!(matches!(&checked.findings[..], [Problem::DigestChanged { .. }]));
 
     // `--update web` accepts the new bytes, with a warning.
     let mut update = args();
@@ -588,7 +588,7 @@ fn a_changed_upstream_digest_is_reported_not_taken() {
     *index.lock().expect("lock") = small_index(&[("1.0.1", &hex('c'))]);
     let fourth = lock(&root, &args(), &requests).expect("runs");
     assert!(
-        matches!(&fourth.findings[..], [Finding::VersionGone { .. }]),
+        matches!(&fourth.findings[..], [Problem::VersionGone { .. }]),
         "{:?}",
         fourth.findings
     );
@@ -669,7 +669,7 @@ fn check_reports_missing_and_stale_entries() {
 
     let missing = lock(&root, &check, &requests).expect("checks");
     assert_eq!(missing.exit_code(), 1);
-    assert!(matches!(&missing.findings[..], [Finding::Missing { .. }]));
+    assert!(matches!(&missing.findings[..], [Problem::Missing { .. }]));
     assert!(missing.findings[0].to_string().contains("run `hydrate lock`"));
     assert!(!root.join("hydrate.lock").exists(), "--check writes nothing");
 
@@ -684,7 +684,7 @@ fn check_reports_missing_and_stale_entries() {
     assert!(
         matches!(
             &stale.findings[..],
-            [Finding::Missing { .. }, Finding::Unused { .. }]
+            [Problem::Missing { .. }, Problem::Unused { .. }]
         ),
         "{:?}",
         stale.findings
@@ -697,7 +697,7 @@ fn check_reports_missing_and_stale_entries() {
     let changed = lock(&root, &check, &shared).expect("checks");
     assert!(matches!(
         &changed.findings[..],
-        [Finding::ComponentsChanged { .. }]
+        [Problem::ComponentsChanged { .. }]
     ));
 
     // A hand-edited version outside the constraint.
@@ -709,7 +709,7 @@ fn check_reports_missing_and_stale_entries() {
     fs_err::write(&path, text).expect("edit");
     let edited = lock(&root, &check, &requests).expect("checks");
     assert!(
-        matches!(&edited.findings[..], [Finding::Unsatisfied { .. }]),
+        matches!(&edited.findings[..], [Problem::Unsatisfied { .. }]),
         "{:?}",
         edited.findings
     );
@@ -1030,7 +1030,7 @@ fn a_re_pushed_oci_tag_is_reported() {
     *pushed.lock().expect("lock") = tgz(&[("demo/Chart.yaml", b"name: demo\nversion: 1.2.0\n")]);
     let again = lock(&root, &args(), &requests).expect("runs");
     assert!(
-        matches!(&again.findings[..], [Finding::DigestChanged { locked, .. }] if *locked == first_digest),
+        matches!(&again.findings[..], [Problem::DigestChanged { locked, .. }] if *locked == first_digest),
         "{:?}",
         again.findings
     );

@@ -9,7 +9,7 @@ use clap::Parser;
 use hydrate::cli::SecretCommand;
 use hydrate::commands::secret::{Session, run_with};
 use hydrate::secrets::sops_format::{self, Format};
-use hydrate::secrets::verify::Finding;
+use hydrate::secrets::verify::SecretFinding;
 use hydrate::secrets::{AgeIdentities, Policy, SecretsError, decrypt_document, verify_file};
 
 /// A fixed `lastmodified`: 2025-01-02T03:04:05Z.
@@ -806,11 +806,11 @@ fn verify_repo_is_usable_as_a_build_lint() {
     let repo = Repo::new();
     repo.seal_db("dev");
     repo.seal_db("prod");
-    let findings: Vec<Finding> = hydrate::secrets::verify_repo(&repo.root, &[], None).unwrap();
+    let findings: Vec<SecretFinding> = hydrate::secrets::verify_repo(&repo.root, &[], None).unwrap();
     assert!(findings.is_empty(), "{findings:#?}");
     fs_err::write(repo.path(".sops.yaml"), "creation_rules: 3\n").unwrap();
     let findings = hydrate::secrets::verify_repo(&repo.root, &[], None).unwrap();
-    assert_eq!(findings[0].file, Utf8Path::new(".sops.yaml"));
+    assert_eq!(findings[0].at.file, Utf8Path::new(".sops.yaml"));
     assert_eq!(findings[0].code, "sops-policy");
 }
 
