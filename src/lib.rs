@@ -2,6 +2,35 @@
 //!
 //! The pipeline reads top to bottom: load → resolve → render → lint → write / diff.
 //! [`compile`] does everything but the write and touches no disk beyond what [`load`] read.
+//!
+//! # Map of modules (who may call whom)
+//!
+//! ```text
+//! main.rs ─→ cli (arguments, all of them) ─→ commands/<name>.rs (one per subcommand; the only
+//!            printers; pick the Outcome)
+//! commands ─→ lib::compile ─→ load → model → render → lint → output   (the pipeline, in order)
+//!          ─→ diff, git, lock, secrets                               (beside the pipeline)
+//!
+//! stage      may call                                 touches
+//! load       span, redact                             reads the repository (inputs only)
+//! model      load, span, image, lock (parse), error   nothing
+//! render     model, load (parse), jsonnet, lock (pin) nothing
+//! lint       model, render (objects), image, secrets  nothing
+//!            (verify), redact
+//! output     render (objects)                         write.rs: out/<env> only
+//! diff       output (Tree), git, render (ObjectId)    nothing (git reads through `git`)
+//! git        output (Tree)                            reads .git and the working tree
+//! lock       model (charts), image                    hydrate.lock, the network
+//! secrets    span, load, model                        secrets/, .sops.yaml, identity files
+//! jsonnet    span, redact                             reads the repository (imports)
+//!
+//! shared     span (Pos, Location, YamlPath) · diag (Code, Diagnostic, the one renderer) ·
+//!            error (stage errors, thin top-level Error) · image (references, Bitnami) ·
+//!            redact (no secret value is ever shown)
+//! ```
+//!
+//! Stages return data (objects, trees, reports, findings); nothing below `commands` prints or
+//! chooses an exit code.
 
 // Errors carry the input text for snippets; they are built once, on the failure path only.
 #![allow(clippy::result_large_err)]

@@ -275,7 +275,7 @@ pub fn lock(
         progress,
     };
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.clamp(1, crate::cli::MAX_JOBS))
+        .num_threads(args.jobs.max(1))
         .build()
         .map_err(|e| LockError::Threads {
             reason: e.to_string(),

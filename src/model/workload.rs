@@ -75,6 +75,28 @@ pub enum WorkloadKind {
     StatefulSet,
 }
 
+impl Workload {
+    /// A Deployment that mounts a single-node claim must stop the old pod before starting the
+    /// new one, or the new pod waits forever for the volume.
+    pub fn needs_recreate(&self) -> bool {
+        self.kind == WorkloadKind::Deployment
+            && self
+                .volumes
+                .iter()
+                .any(|v| v.size.is_some() && v.access_mode.unwrap_or_default().single_node())
+    }
+
+    /// `service:` or, when unset, whether there are ports to expose.
+    pub fn has_service(&self) -> bool {
+        self.service.unwrap_or(!self.ports.is_empty())
+    }
+
+    /// `<component>-<volume>`: the claim of a Deployment's sized volume.
+    pub fn claim_name(component: &str, volume: &str) -> String {
+        format!("{component}-{volume}")
+    }
+}
+
 impl WorkloadKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -42,7 +42,7 @@ fn objects(model: &Model, component: &Component, w: &Workload) -> Vec<Object> {
             out.push(new(&with_env, claim(model, component, w, volume)));
         }
     }
-    if has_service(w) {
+    if w.has_service() {
         out.push(new(&own, service(component, w)));
     }
     let controller = match w.kind {
@@ -56,11 +56,6 @@ fn objects(model: &Model, component: &Component, w: &Workload) -> Vec<Object> {
     };
     out.push(new(sources, controller));
     out
-}
-
-/// `service:` or, when unset, whether there are ports to expose.
-pub fn has_service(w: &Workload) -> bool {
-    w.service.unwrap_or(!w.ports.is_empty())
 }
 
 fn block_class(model: &Model) -> Option<&str> {
@@ -84,11 +79,6 @@ fn metadata(name: &str, component: &Component, w: &Workload) -> Value {
     json!({ "name": name, "namespace": component.namespace, "labels": labels(component, w) })
 }
 
-/// `<component>-<volume>`: the claim of a Deployment's sized volume.
-pub fn claim_name(component: &str, volume: &str) -> String {
-    format!("{component}-{volume}")
-}
-
 fn claim_spec(model: &Model, volume: &Volume) -> Value {
     let mut spec = Map::new();
     let mode = volume.access_mode.unwrap_or_default();
@@ -105,7 +95,7 @@ fn claim(model: &Model, component: &Component, w: &Workload, volume: &Volume) ->
     json!({
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": metadata(&claim_name(&component.name, &volume.name), component, w),
+        "metadata": metadata(&Workload::claim_name(&component.name, &volume.name), component, w),
         "spec": claim_spec(model, volume),
     })
 }
@@ -128,7 +118,7 @@ fn deployment(component: &Component, w: &Workload) -> Value {
     let mut spec = Map::new();
     spec.insert("replicas".into(), json!(w.replicas));
     spec.insert("selector".into(), json!({ "matchLabels": selector(component) }));
-    if needs_recreate(w) {
+    if w.needs_recreate() {
         spec.insert("strategy".into(), json!({ "type": "Recreate" }));
     }
     spec.insert("template".into(), pod_template(component, w));
@@ -140,19 +130,10 @@ fn deployment(component: &Component, w: &Workload) -> Value {
     })
 }
 
-/// A Deployment that mounts a single-node claim must stop the old pod before starting the new
-/// one, or the new pod waits forever for the volume.
-pub fn needs_recreate(w: &Workload) -> bool {
-    w.kind == WorkloadKind::Deployment
-        && w.volumes
-            .iter()
-            .any(|v| v.size.is_some() && v.access_mode.unwrap_or_default().single_node())
-}
-
 fn stateful_set(model: &Model, component: &Component, w: &Workload) -> Value {
     let mut spec = Map::new();
     spec.insert("replicas".into(), json!(w.replicas));
-    if has_service(w) {
+    if w.has_service() {
         spec.insert("serviceName".into(), json!(component.name));
     }
     spec.insert("selector".into(), json!({ "matchLabels": selector(component) }));
@@ -222,7 +203,7 @@ fn pod_security(w: &Workload) -> Value {
 fn pod_volume(component: &Component, w: &Workload, v: &Volume) -> Option<Value> {
     if v.size.is_some() {
         return (w.kind == WorkloadKind::Deployment).then(|| {
-            json!({ "name": v.name, "persistentVolumeClaim": { "claimName": claim_name(&component.name, &v.name) } })
+            json!({ "name": v.name, "persistentVolumeClaim": { "claimName": Workload::claim_name(&component.name, &v.name) } })
         });
     }
     if let Some(secret) = &v.secret {

@@ -47,7 +47,7 @@ pub fn check(model: &Model, component: &Component) -> Vec<Problem> {
             "add `ports: [{name: http, port: 8080}]`, or remove `service: true`".into(),
         );
     }
-    if w.kind == WorkloadKind::Deployment && w.replicas > 1 && crate::render::workload::needs_recreate(w) {
+    if w.kind == WorkloadKind::Deployment && w.replicas > 1 && w.needs_recreate() {
         add.add(
             "workload.replicas",
             format!(
@@ -215,13 +215,13 @@ fn check_volumes(model: &Model, component: &Component, w: &Workload, add: &mut P
             );
         } else if v.size.is_some()
             && w.kind == WorkloadKind::Deployment
-            && crate::render::workload::claim_name(&component.name, &v.name).len() > 63
+            && Workload::claim_name(&component.name, &v.name).len() > 63
         {
             add.add(
                 at("name"),
                 format!(
                     "claim name `{}` is longer than 63",
-                    crate::render::workload::claim_name(&component.name, &v.name)
+                    Workload::claim_name(&component.name, &v.name)
                 ),
                 "use a shorter volume name".into(),
             );
@@ -420,7 +420,7 @@ fn check_route(component: &Component, w: &Workload, add: &mut Problems) {
         return;
     };
     if route.service == component.name {
-        if !crate::render::workload::has_service(w) {
+        if !w.has_service() {
             add.add(
                 "route.service",
                 format!(
