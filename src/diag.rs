@@ -235,6 +235,42 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// `text` safe to show on one line of a terminal or a Markdown comment: newlines, tabs and every
+/// other control character (an ANSI escape included) are written as escapes (`\n`, `\u{1b}`),
+/// so a value can neither start a line of its own nor drive the terminal.
+pub fn inline(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\n' => "\\n".to_string(),
+                '\r' => "\\r".to_string(),
+                '\t' => "\\t".to_string(),
+                c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// Like [`inline`], but keeps line breaks and tabs: for multi-line text such as a diff.
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\n' | '\t' => c.to_string(),
+                c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+                c => c.to_string(),
+            })
+            .collect(),
+    )
+}
+
 /// A source line to show under a message, with a caret under `column` (1-based characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snippet {
@@ -272,9 +308,10 @@ pub struct Message<'a> {
 ///
 /// Readable without colour; long lines are never wrapped (paths and commands stay copyable).
 pub fn render(m: &Message<'_>) -> String {
+    // Every part is one line: what a value holds can neither break lines nor drive a terminal.
     let mut out = match m.code {
-        Some(code) => format!("{}[{code}]: {}", m.severity, m.text),
-        None => format!("{}: {}", m.severity, m.text),
+        Some(code) => format!("{}[{code}]: {}", m.severity, inline(&m.text)),
+        None => format!("{}: {}", m.severity, inline(&m.text)),
     };
     let number = m
         .snippet
@@ -283,7 +320,7 @@ pub fn render(m: &Message<'_>) -> String {
         .unwrap_or_default();
     let gutter = " ".repeat(number.len().max(1));
     if let Some(at) = &m.at {
-        out.push_str(&format!("\n{gutter} --> {at}"));
+        out.push_str(&format!("\n{gutter} --> {}", inline(at)));
     }
     if let Some(s) = &m.snippet {
         let caret_at: String = s
@@ -294,14 +331,57 @@ pub fn render(m: &Message<'_>) -> String {
             .collect();
         let label = s.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
         out.push_str(&format!(
-            "\n{gutter} |\n{number} | {}\n{gutter} | {caret_at}^{label}",
-            s.text
+            "\n{gutter} |\n{number} | {}\n{gutter} | {caret_at}^{}",
+            inline(&s.text),
+            inline(&label)
         ));
     }
     for (name, text) in &m.notes {
-        out.push_str(&format!("\n{gutter} = {name}: {text}"));
+        out.push_str(&format!("\n{gutter} = {name}: {}", inline(text)));
     }
     out
+}
+
+/// A hydrate error as printed: [`render_error`], except that errors of several environments are
+/// printed once each, naming the environments they concern.
+pub fn render_top(err: &crate::error::Error) -> String {
+    match err {
+        crate::error::Error::InEnvs { errors } => {
+            let mut out: Vec<String> = errors
+                .iter()
+                .map(|(text, envs)| {
+                    let envs: Vec<String> = envs.iter().map(|e| format!("`{e}`")).collect();
+                    let gutter = text.lines().nth(2).and_then(|l| l.find('|')).map_or(2, |i| i + 1);
+                    format!(
+                        "{text}\n{} = in: environment{} {}",
+                        " ".repeat(gutter.saturating_sub(2).max(1)),
+                        if envs.len() == 1 { "" } else { "s" },
+                        envs.join(", ")
+                    )
+                })
+                .collect();
+            if errors.len() > 1 {
+                out.push(format!("error: {} errors", errors.len()));
+            }
+            crate::redact::scrub(&out.join("\n\n")).into_owned()
+        }
+        other => render_error(other),
+    }
+}
+
+/// Each error of `err` (the related ones of a group, recursively) rendered on its own.
+pub fn render_each(err: &dyn miette::Diagnostic) -> Vec<String> {
+    match err.related() {
+        Some(related) => {
+            let all: Vec<String> = related.flat_map(render_each).collect();
+            if all.is_empty() {
+                vec![render_error(err)]
+            } else {
+                all
+            }
+        }
+        None => vec![render_error(err)],
+    }
 }
 
 /// An error of any stage as text, through [`render`]: the message (which names the file and

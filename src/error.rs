@@ -51,6 +51,36 @@ pub enum LoadError {
     #[error("no environment `{name}` in `environments/`")]
     #[diagnostic(code(hydrate::load::unknown_env), help("known environments: {known}"))]
     UnknownEnv { name: String, known: String },
+    #[error("`{path}` is not a valid environment file name")]
+    #[diagnostic(
+        code(hydrate::load::env_name),
+        help(
+            "an environment is `environments/<name>.yaml` with a DNS-label name (lowercase letters, digits and `-`): rename the file, or move it out of `environments/`"
+        )
+    )]
+    BadEnvName { path: Utf8PathBuf },
+    #[error("`{path}` {} outside the repository", if *link { "is a symbolic link that leads" } else { "lies" })]
+    #[diagnostic(
+        code(hydrate::load::outside),
+        help(
+            "hydrate reads only files inside the repository: replace the link with the file itself, or move what it points at into the repository"
+        )
+    )]
+    OutsideRepo { path: Utf8PathBuf, link: bool },
+    #[error("`{path}` is not a regular file")]
+    #[diagnostic(
+        code(hydrate::load::not_a_file),
+        help("inputs are regular files: remove it (a pipe, a socket or a device cannot be an input)")
+    )]
+    NotAFile { path: Utf8PathBuf },
+    #[error("`{path}` is {} MiB; input files are at most {} MiB", bytes / (1024 * 1024), crate::load::MAX_INPUT_BYTES / (1024 * 1024))]
+    #[diagnostic(
+        code(hydrate::load::too_large),
+        help(
+            "inputs are configuration: remove the file from the component folder (or move it elsewhere), or split it"
+        )
+    )]
+    TooLarge { path: Utf8PathBuf, bytes: u64 },
     #[error("`{root}` has no `environments/*.yaml`: is it a hydrate repository?")]
     #[diagnostic(
         code(hydrate::load::no_envs),
@@ -237,6 +267,14 @@ pub enum Error {
     #[error("{0}")]
     #[diagnostic(code(hydrate::usage))]
     Usage(String, #[help] Option<String>),
+    /// Errors of several environments, already rendered: each printed once, with the
+    /// environments it concerns (see `commands::compile_envs`).
+    #[error("{} errors", .errors.len())]
+    #[diagnostic(code(hydrate::errors))]
+    InEnvs {
+        /// (rendered error, environments), in the order first met.
+        errors: Vec<(String, Vec<String>)>,
+    },
 }
 
 /// Errors box into the enum that wraps them, to keep `Result`s small.

@@ -195,7 +195,10 @@ pub fn is_bitnami_chart_source(url: &str) -> bool {
 pub fn reference_problem(image: &str) -> Option<(String, String)> {
     let pin_help = format!("pin a version, e.g. `{image}:1.2.3` (or `@sha256:<digest>`)");
     if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some((format!("`{image}` is not an image reference"), pin_help));
+        return Some((
+            format!("`{}` is not an image reference", image.escape_default()),
+            pin_help,
+        ));
     }
     let (name, digest) = match image.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
@@ -274,6 +277,41 @@ pub fn pin_problem(image: &str) -> Option<(String, String)> {
             ),
         )),
         Some(_) => None,
+    }
+}
+
+/// Every string under an image key (`image`, `imageName`, `…Image`) and every split-form `tag`
+/// that is not a valid reference, with its YAML path and why: a newline in a tag, a space, a
+/// capital in a name. Such a value is no image at all, and would reach a review comment raw.
+pub fn invalid_references(value: &Value, path: &YamlPath, out: &mut Vec<(YamlPath, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let here = path.key(key.clone());
+                match child {
+                    Value::String(text) if is_image_key(key) => {
+                        if let Some((message, _)) = reference_problem(text.trim_start()) {
+                            out.push((here, message));
+                        }
+                    }
+                    Value::String(tag) if key == "tag" && map.contains_key("repository") => {
+                        if !tag.is_empty() && reference_problem(&format!("x:{tag}")).is_some() {
+                            out.push((
+                                here,
+                                format!("`{}` is not a valid image tag", tag.escape_default()),
+                            ));
+                        }
+                    }
+                    _ => invalid_references(child, &here, out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                invalid_references(item, &path.index(i), out);
+            }
+        }
+        _ => {}
     }
 }
 

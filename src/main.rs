@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match hydrate::run(&cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("{}", hydrate::diag::render_error(&err));
+            eprintln!("{}", hydrate::diag::render_top(&err));
             ExitCode::from(2)
         }
     }

@@ -85,12 +85,38 @@ pub fn source_for_display(path: &Utf8Path, text: &str) -> String {
     let all = is_secret_file(path, text);
     let mut out = String::with_capacity(text.len());
     let mut block: Option<usize> = None; // indentation of a masked block scalar's key
+    // `- name: DB_PASSWORD` makes its sibling `value:` (same key column) a credential.
+    let mut credential_item: Option<usize> = None;
     for line in text.split_inclusive('\n') {
         let (body, end) = match line.strip_suffix('\n') {
             Some(b) => (b, "\n"),
             None => (line, ""),
         };
         let indent = body.len() - body.trim_start().len();
+        let key_column = indent + if body.trim_start().starts_with("- ") { 2 } else { 0 };
+        if let Some(column) = credential_item {
+            let sibling = key_column == column && !body.trim_start().starts_with("- ");
+            if sibling && body.trim_start().starts_with("value:") {
+                let at = body.find("value:").map_or(body.len(), |i| i + "value:".len());
+                out.push_str(&body[..at]);
+                out.push(' ');
+                out.push_str(MASK);
+                out.push_str(end);
+                continue;
+            }
+            if !sibling || body.trim().is_empty() {
+                credential_item = None;
+            }
+        }
+        if let Some(name) = body
+            .trim_start()
+            .trim_start_matches("- ")
+            .strip_prefix("name:")
+            .map(|n| n.trim().trim_matches(|c| c == '"' || c == '\''))
+            && is_credential_key(name)
+        {
+            credential_item = Some(key_column);
+        }
         if let Some(key_indent) = block {
             if body.trim().is_empty() || indent > key_indent {
                 out.push_str(&" ".repeat(indent));
@@ -381,6 +407,16 @@ mod tests {
             "values:\n  auth:\n    username: app\n    password: [redacted] # old\n  smtp: {host: x, apiKey: [redacted]}\n"
         );
         assert_eq!(shown.lines().count(), text.lines().count());
+    }
+
+    #[test]
+    fn the_value_of_a_credential_named_variable_is_masked() {
+        let text = "env:\n  - name: DB_PASSWORD\n    value: hunter2\n  - name: MODE\n    value: prod\n";
+        let shown = source_for_display(Utf8Path::new("out/x/a/deployment-a.yaml"), text);
+        assert_eq!(
+            shown,
+            "env:\n  - name: DB_PASSWORD\n    value: [redacted]\n  - name: MODE\n    value: prod\n"
+        );
     }
 
     #[test]

@@ -75,21 +75,35 @@ pub fn print_err(text: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
-/// Compiles `envs` in parallel; every environment's error is reported, in input order.
+/// Compiles `envs` in parallel; every environment's error is reported, in input order. With
+/// several environments, an error they share (a component file's) is reported once, naming
+/// them. See: issue 11.
 pub fn compile_envs(inputs: &Inputs, envs: &[String]) -> Result<Vec<Compiled>, Error> {
     let results: Vec<Result<Compiled, Error>> = envs.par_iter().map(|env| compile(inputs, env)).collect();
     let mut compiled = Vec::new();
     let mut errors = Vec::new();
-    for result in results {
+    for (env, result) in envs.iter().zip(results) {
         match result {
             Ok(c) => compiled.push(c),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push((env, e)),
         }
     }
-    match Error::collect(errors) {
-        Some(err) => Err(err),
-        None => Ok(compiled),
+    if errors.is_empty() {
+        return Ok(compiled);
     }
+    if envs.len() == 1 {
+        return Err(errors.pop().expect("one error").1);
+    }
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    for (env, error) in &errors {
+        for text in crate::diag::render_each(error) {
+            match grouped.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, envs)) => envs.push((*env).clone()),
+                None => grouped.push((text, vec![(*env).clone()])),
+            }
+        }
+    }
+    Err(Error::InEnvs { errors: grouped })
 }
 
 #[cfg(test)]

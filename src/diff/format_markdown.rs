@@ -70,7 +70,7 @@ pub fn format_markdown(reports: &[(String, Report)], cap: usize) -> String {
         }
     }
     if !cut.is_empty() {
-        let mut names: Vec<String> = cut.iter().take(NOTE_NAMES).map(|c| format!("`{c}`")).collect();
+        let mut names: Vec<String> = cut.iter().take(NOTE_NAMES).map(|c| code(c)).collect();
         if cut.len() > NOTE_NAMES {
             names.push(format!("and {} more", cut.len() - NOTE_NAMES));
         }
@@ -178,9 +178,9 @@ fn diff_blocks(report: &Report) -> Vec<(String, String)> {
             "**{}** {} {} {} · {}\n\n",
             status_word(o.status),
             code(&o.object.api_version),
-            o.object.kind,
+            code(&o.object.kind),
             code(&o.object.qualified_name()),
-            place(&o.layer, o.component.as_deref())
+            code(&place(&o.layer, o.component.as_deref()))
         );
         match (o.status, o.diff.is_empty(), o.secret.is_some()) {
             (Status::Removed, _, _) => {}
@@ -206,7 +206,7 @@ fn diff_blocks(report: &Report) -> Vec<(String, String)> {
 
 /// `Kind \`ns/name\``.
 fn who(o: &ObjectChange) -> String {
-    format!("{} {}", o.object.kind, code(&o.object.qualified_name()))
+    format!("{} {}", code(&o.object.kind), code(&o.object.qualified_name()))
 }
 
 /// Appends a titled bullet list when it has items.
@@ -223,7 +223,11 @@ fn list(s: &mut String, title: &str, items: impl Iterator<Item = String>) {
 }
 
 /// Inline code that survives backticks inside the text.
+/// `text` as inline code: on one line (control characters escaped, see `crate::diag::inline`),
+/// in a run of backticks longer than any inside it, so nothing in it is read as Markdown or HTML.
 fn code(text: &str) -> String {
+    let text = crate::diag::inline(text);
+    let text = text.as_ref();
     let ticks = "`".repeat(longest_run(text, '`') + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
         " "
@@ -235,6 +239,8 @@ fn code(text: &str) -> String {
 
 /// A ```` ```diff ```` block whose fence is longer than any backtick run inside.
 fn fenced(diff: &str) -> String {
+    let diff = crate::diag::inert(diff);
+    let diff = diff.as_ref();
     let fence = "`".repeat((longest_run(diff, '`') + 1).max(3));
     let nl = if diff.ends_with('\n') { "" } else { "\n" };
     format!("{fence}diff\n{diff}{nl}{fence}\n\n")

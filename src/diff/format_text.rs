@@ -89,15 +89,16 @@ pub fn format_text(report: &Report, env: &str) -> String {
             .map(|f| format!("{} {}", status_word(f.status), f.path)),
     );
     for o in &report.objects {
-        let _ = writeln!(s, "\n{}", object_heading(o));
-        s.push_str(&o.diff);
+        let _ = writeln!(s, "\n{}", crate::diag::inline(&object_heading(o)));
+        s.push_str(&crate::diag::inert(&o.diff));
     }
     for f in &report.files {
-        let _ = writeln!(s, "\n{} file {}", status_word(f.status), f.path);
+        let heading = format!("{} file {}", status_word(f.status), f.path);
+        let _ = writeln!(s, "\n{}", crate::diag::inline(&heading));
         if f.redacted {
             s.push_str("(content not shown: it may hold secrets)\n");
         }
-        s.push_str(&f.diff);
+        s.push_str(&crate::diag::inert(&f.diff));
     }
     s
 }
@@ -121,7 +122,7 @@ fn section(s: &mut String, title: &str, lines: impl Iterator<Item = String>) {
     }
     let _ = writeln!(s, "\n{title}");
     for l in lines {
-        let _ = writeln!(s, "  {l}");
+        let _ = writeln!(s, "  {}", crate::diag::inline(&l));
     }
 }
 

@@ -299,14 +299,22 @@ fn object_change(old: Option<&Side<'_>>, new: Option<&Side<'_>>) -> Option<Objec
         .iter()
         .flatten()
         .any(|s| redact::is_sensitive(&s.parsed.value));
+    // Values under credential keys are masked in any object (`crate::redact`).
     let text = |s: Option<&Side<'_>>| match s {
         None => String::new(),
         Some(s) if sensitive => redact::redacted_text(s.bytes, &s.parsed.value),
-        Some(s) => String::from_utf8_lossy(s.bytes).into_owned(),
+        Some(s) => crate::redact::source_for_display(s.path, &String::from_utf8_lossy(s.bytes)),
     };
     let diff = match status {
         Status::Removed => String::new(),
-        _ => unified(&text(old), &text(new), old.map(|s| s.path), new.map(|s| s.path)),
+        _ => {
+            let shown = unified(&text(old), &text(new), old.map(|s| s.path), new.map(|s| s.path));
+            if shown.is_empty() && !sensitive && old.is_some() {
+                "(a credential value changed; it is not shown)\n".to_owned()
+            } else {
+                shown
+            }
+        }
     };
     let (mut charts, mut images, mut immutable) = (Vec::new(), Vec::new(), Vec::new());
     if let (Some(o), Some(n)) = (old, new) {

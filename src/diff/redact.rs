@@ -117,9 +117,14 @@ fn status_word(s: KeyStatus) -> &'static str {
     }
 }
 
-/// True for a `kind: Secret` or any object with a top-level `sops:` block.
+/// True for a `kind: Secret`, any object with a top-level `sops:` block, and a list holding one.
 pub(crate) fn is_sensitive(value: &Value) -> bool {
-    value.get("kind").and_then(Value::as_str) == Some("Secret") || value.get("sops").is_some()
+    value.get("kind").and_then(Value::as_str) == Some("Secret")
+        || value.get("sops").is_some()
+        || value
+            .get("items")
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().any(is_sensitive))
 }
 
 /// True for a file that was not read as an object but may hold secret material.
@@ -135,7 +140,25 @@ pub(crate) fn looks_sensitive(path: &str, bytes: &[u8]) -> bool {
 /// The object as YAML with every secret value replaced, after the file's leading comment lines.
 pub(crate) fn redacted_text(original: &[u8], value: &Value) -> String {
     let mut v = value.clone();
-    if let Value::Object(map) = &mut v {
+    mask_secrets(&mut v);
+    mask_ciphertext(&mut v);
+    let head: String = String::from_utf8_lossy(original)
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let body = serde_saphyr::to_string(&v).unwrap_or_else(|_| {
+        "# (object not shown: it could not be re-rendered without its secret values)\n".to_owned()
+    });
+    format!("{head}{body}")
+}
+
+/// Removes `sops:` blocks and replaces the values of every Secret, in lists too.
+fn mask_secrets(v: &mut Value) {
+    if let Some(Value::Array(items)) = v.get_mut("items") {
+        items.iter_mut().for_each(mask_secrets);
+    }
+    if let Value::Object(map) = v {
         map.shift_remove("sops");
         if map.get("kind").and_then(Value::as_str) == Some("Secret") {
             for section in SECTIONS {
@@ -151,16 +174,6 @@ pub(crate) fn redacted_text(original: &[u8], value: &Value) -> String {
             }
         }
     }
-    mask_ciphertext(&mut v);
-    let head: String = String::from_utf8_lossy(original)
-        .lines()
-        .take_while(|l| l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let body = serde_saphyr::to_string(&v).unwrap_or_else(|_| {
-        "# (object not shown: it could not be re-rendered without its secret values)\n".to_owned()
-    });
-    format!("{head}{body}")
 }
 
 /// Replaces every `ENC[…]` string at any depth.

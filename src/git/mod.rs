@@ -318,10 +318,10 @@ pub fn affected_envs(changed: &BTreeSet<Utf8PathBuf>, envs: &[String]) -> BTreeS
         let parts: Vec<&str> = path.as_str().split('/').filter(|p| !p.is_empty()).collect();
         let hit = match parts.as_slice() {
             [] => None,
-            ["environments", file] => {
-                let stem = file.split('.').next().unwrap_or(file);
-                Some(envs.iter().find(|e| e.as_str() == stem).map_or_else(all, one))
-            }
+            // See: issue 11 (`environments/dev.local.yaml` was read as `dev`'s file).
+            ["environments", file] => file
+                .strip_suffix(".yaml")
+                .map(|stem| envs.iter().find(|e| e.as_str() == stem).map_or_else(all, one)),
             ["environments" | "secrets", dir, _, ..] => {
                 Some(envs.iter().find(|e| e.as_str() == *dir).map_or_else(all, one))
             }
@@ -490,8 +490,12 @@ mod tests {
     fn env_file_affects_only_that_env() {
         let got = affected_envs(&set(&["environments/prod.yaml"]), &envs());
         assert_eq!(names(&got), ["prod"]);
-        let got = affected_envs(&set(&["environments/prod-eu.values.yaml"]), &envs());
+        let got = affected_envs(&set(&["environments/prod-eu.yaml"]), &envs());
         assert_eq!(names(&got), ["prod-eu"]);
+        // See: issue 11. Not `dev`'s file: an unknown environment file concerns them all.
+        let got = affected_envs(&set(&["environments/dev.local.yaml"]), &envs());
+        assert_eq!(names(&got).len(), envs().len());
+        assert!(affected_envs(&set(&["environments/README.md"]), &envs()).is_empty());
     }
 
     #[test]

@@ -38,6 +38,16 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         for found in images_in(&object.value, &YamlPath::root(), global_registry(object)) {
             image(ctx, object, &found, require_digest, out);
         }
+        let mut invalid = Vec::new();
+        crate::image::invalid_references(&object.value, &YamlPath::root(), &mut invalid);
+        for (path, message) in invalid {
+            out.push(ctx.at_object(object, &path, None).finding(
+                &RULE,
+                message,
+                "write an image reference: `registry/repository:tag` or `…@sha256:<digest>`, \
+                 lowercase, without spaces or line breaks",
+            ));
+        }
     }
 }
 

@@ -28,14 +28,56 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses one YAML document into `T`, naming `path` and the line and column on failure.
 pub fn parse<T: DeserializeOwned>(path: &Utf8Path, text: &str) -> Result<T, LoadError> {
-    serde_saphyr::from_str_with_options(text, options()).map_err(|err| yaml_error(path, text, &err))
+    let value =
+        serde_saphyr::from_str_with_options(text, options()).map_err(|err| yaml_error(path, text, &err))?;
+    refuse_equal_keys(path, text)?;
+    Ok(value)
 }
 
 /// Parses a stream of YAML documents (`---` separated) into values.
 pub fn parse_stream(path: &Utf8Path, text: &str) -> Result<Vec<serde_json::Value>, LoadError> {
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple_with_options(text, options())
         .map_err(|err| yaml_error(path, text, &err))?;
+    refuse_equal_keys(path, text)?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Refuses two keys of one mapping that read as the same text (`1:` and `"1":`, `true:` and
+/// `"true":`): the parser sees two keys, the objects hydrate writes (JSON keys are text) one,
+/// and one value would silently win. See: issue 11.
+fn refuse_equal_keys(path: &Utf8Path, text: &str) -> Result<(), LoadError> {
+    let Ok(docs) = serde_saphyr::from_multiple_with_options::<Option<Spanned<Node>>>(text, options()) else {
+        return Ok(()); // the typed parse reports what is wrong
+    };
+    for doc in docs.iter().flatten() {
+        if let Some((pos, key)) = equal_keys(doc) {
+            return Err(LoadError::yaml(
+                path,
+                text,
+                Some(pos),
+                format!("key `{key}` is given twice in one mapping (once quoted, once not)"),
+                Some("keep one of the two: keys are compared as text".to_string()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The position and text of the first key that repeats another of its mapping.
+fn equal_keys(node: &Spanned<Node>) -> Option<(Pos, String)> {
+    match &node.value {
+        Node::Scalar => None,
+        Node::Seq(items) => items.iter().find_map(equal_keys),
+        Node::Map(entries) => {
+            let mut seen = std::collections::BTreeSet::new();
+            for (key, at, _) in entries {
+                if !seen.insert(key.as_str()) {
+                    return Some((*at, key.clone()));
+                }
+            }
+            entries.iter().find_map(|(_, _, v)| equal_keys(v))
+        }
+    }
 }
 
 /// Turns a serde-saphyr error into a [`LoadError::Yaml`] with a "did you mean" hint for unknown keys.
@@ -47,8 +89,48 @@ fn yaml_error(path: &Utf8Path, text: &str, err: &serde_saphyr::Error) -> LoadErr
     // Messages name keys, never values: a value may be a secret (see `crate::redact`).
     let reason =
         crate::redact::strip_quoted_values(&strip_position_prefix(&err.without_snippet().to_string()));
-    let help = unknown_field_hint(&reason).or_else(|| generic_hint(&reason));
+    let (reason, help) = match in_our_words(&reason) {
+        Some((reason, help)) => (reason, Some(help)),
+        None => {
+            let help = unknown_field_hint(&reason).or_else(|| generic_hint(&reason));
+            (reason, help)
+        }
+    };
     LoadError::yaml(path, text, pos, reason, help)
+}
+
+/// Parser messages that speak of the parser's own API (`set DuplicateKeyPolicy`, `use
+/// from_str_multiple`), said in hydrate's words with the fix.
+fn in_our_words(reason: &str) -> Option<(String, String)> {
+    if let Some(rest) = reason.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set ").next().unwrap_or(rest).trim();
+        return Some((
+            format!("key `{key}` is given twice in one mapping"),
+            "remove one of the two keys: YAML mappings take each key once".to_string(),
+        ));
+    }
+    if reason.contains("multiple YAML documents") || reason.contains("from_str_multiple") {
+        return Some((
+            "the file holds more than one YAML document (`---`)".to_string(),
+            "an environment or component file is one document: merge them, or move the others to \
+             a manifest file listed under `manifests`"
+                .to_string(),
+        ));
+    }
+    let api = [
+        "DuplicateKeyPolicy",
+        "Options",
+        "Budget",
+        "serde_saphyr",
+        "with_options",
+    ];
+    api.iter().any(|w| reason.contains(w)).then(|| {
+        let cut = reason.find([';', ',']).unwrap_or(reason.len());
+        (
+            reason[..cut].trim().to_string(),
+            "fix the YAML at this position".to_string(),
+        )
+    })
 }
 
 /// `error: line 4 column 3: unknown field …` → `unknown field …` (the position is shown separately).
@@ -155,7 +237,7 @@ impl SpanIndex {
                 }
             }
             Node::Map(entries) => {
-                for (key, value) in entries {
+                for (key, _, value) in entries {
                     self.visit(path.key(key.clone()), value);
                 }
             }
@@ -183,7 +265,8 @@ impl SpanIndex {
 enum Node {
     Scalar,
     Seq(Vec<Spanned<Node>>),
-    Map(Vec<(String, Spanned<Node>)>),
+    /// Entries with their key's position.
+    Map(Vec<(String, Pos, Spanned<Node>)>),
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -230,9 +313,13 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
         let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<KeyText>()? {
+        while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
             let value = map.next_value::<Spanned<Node>>()?;
-            entries.push((key.0, value));
+            let at = Pos {
+                line: key.referenced.line() as usize,
+                column: key.referenced.column() as usize,
+            };
+            entries.push((key.value.0, at, value));
         }
         Ok(Node::Map(entries))
     }

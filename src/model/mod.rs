@@ -56,6 +56,8 @@ pub struct Component {
     pub file: SourceFile,
     /// Other files of the folder: repo-relative path → text.
     pub files: BTreeMap<Utf8PathBuf, String>,
+    /// Files of the folder that are not UTF-8 text.
+    pub binary: std::collections::BTreeSet<Utf8PathBuf>,
     pub namespace: String,
     pub layer: Layer,
     /// The component file, interpolated (generator inputs are read from here).

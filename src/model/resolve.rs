@@ -305,6 +305,7 @@ fn resolve_component(
         dir: source.dir.clone(),
         file: file.clone(),
         files: source.files.clone(),
+        binary: source.binary.clone(),
         namespace,
         layer,
         hosts: spec.hosts.clone(),

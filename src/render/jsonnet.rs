@@ -23,7 +23,8 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
     let ctx = context(model, component);
     let values = evaluate(&model.root, &main, &ctx)?;
     let mut objects = Vec::new();
-    for (i, mut value) in values.into_iter().enumerate() {
+    let values = values.into_iter().flat_map(super::object::expand_lists);
+    for (i, mut value) in values.enumerate() {
         check_object(&value, &main, i)?;
         super::manifests::set_namespace(&mut value, &component.namespace);
         let layer = layer_for(value["apiVersion"].as_str().unwrap_or(""), component.layer);

@@ -19,6 +19,15 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
         let local = Utf8Path::new(rel)
             .components()
             .all(|c| matches!(c, Utf8Component::Normal(_)));
+        if local && component.binary.contains(&path) {
+            return Err(InputError::new(
+                at,
+                Some(&component.file.text),
+                format!("`{path}` is not UTF-8 text"),
+            )
+            .with_help("a manifest is a YAML file: save it as UTF-8, or remove it from `manifests`")
+            .into());
+        }
         let Some(text) = component.files.get(&path).filter(|_| local) else {
             return Err(
                 InputError::new(at, Some(&component.file.text), format!("no file `{path}`"))
@@ -30,7 +39,10 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
                     .into(),
             );
         };
-        for (n, mut doc) in yaml::parse_stream(&path, text)?.into_iter().enumerate() {
+        let docs = yaml::parse_stream(&path, text)?
+            .into_iter()
+            .flat_map(super::object::expand_lists);
+        for (n, mut doc) in docs.enumerate() {
             interpolate_value(&mut doc, &component_vars(model, component), &YamlPath::root()).map_err(
                 |e| {
                     let file = crate::load::SourceFile::new(path.clone(), text.clone());

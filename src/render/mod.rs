@@ -122,6 +122,23 @@ fn render_component(model: &Model, component: &Component) -> Result<Output, Rend
             Err(e) => errors.push(e),
         }
     }
+    for object in out.objects.iter().filter(|o| o.verbatim.is_none()) {
+        if let Some(problem) = object::identity_problem(object) {
+            let file = object
+                .sources
+                .last()
+                .cloned()
+                .unwrap_or_else(|| component.file.path.clone());
+            errors.push(
+                crate::error::InputError::new(crate::span::Location::file(file), None, problem)
+                    .with_help(
+                        "object names are lowercase letters, digits, `-` and `.` (at most 253), \
+                         namespaces DNS labels: rename it",
+                    )
+                    .into(),
+            );
+        }
+    }
     match RenderError::collect(errors) {
         Some(err) => Err(err),
         None => Ok(out),

@@ -201,3 +201,75 @@ impl ObjectId {
         }
     }
 }
+
+/// The objects a document stands for: a `kind: List` (or a typed `…List` with `items`) stands
+/// for its items, each completed with the list's `apiVersion` and the item kind when it lacks
+/// them, nested lists flattened; any other document for itself. See: issue 11 (a Secret wrapped
+/// in a `List` passed every check).
+pub fn expand_lists(doc: Value) -> Vec<Value> {
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let is_list = kind.ends_with("List") && doc.get("items").is_some_and(Value::is_array);
+    if !is_list {
+        return vec![doc];
+    }
+    let api_version = doc.get("apiVersion").cloned();
+    let item_kind = kind.strip_suffix("List").unwrap_or("").to_string();
+    let Value::Object(mut map) = doc else {
+        return Vec::new();
+    };
+    let Some(Value::Array(items)) = map.remove("items") else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .flat_map(|mut item| {
+            if let Value::Object(fields) = &mut item {
+                if !fields.contains_key("kind") && !item_kind.is_empty() {
+                    fields.insert("kind".into(), Value::String(item_kind.clone()));
+                }
+                if let (false, Some(v)) = (fields.contains_key("apiVersion"), &api_version) {
+                    fields.insert("apiVersion".into(), v.clone());
+                }
+            }
+            expand_lists(item)
+        })
+        .collect()
+}
+
+/// Why an object's identity cannot be written as a file of `out/`, if it cannot: its kind must
+/// be a plain word and its name (and namespace) a Kubernetes name, never a path.
+pub fn identity_problem(object: &Object) -> Option<String> {
+    let kind = object.kind();
+    if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some(format!("`{}` is not a Kubernetes kind", kind.escape_default()));
+    }
+    if kind.ends_with("List") && object.value.get("items").is_some() {
+        return Some(format!(
+            "a `{kind}` cannot be written as one object: hydrate writes its items one by one"
+        ));
+    }
+    let name_ok = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 253
+            && name != "."
+            && name != ".."
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | ':' | '_'))
+    };
+    if !name_ok(object.name()) {
+        return Some(format!(
+            "`{}` is not a valid `metadata.name` for a {kind}",
+            object.name().escape_default()
+        ));
+    }
+    if let Some(ns) = object.namespace()
+        && !crate::model::is_dns_label(ns)
+    {
+        return Some(format!(
+            "`{}` is not a valid `metadata.namespace`",
+            ns.escape_default()
+        ));
+    }
+    None
+}

@@ -380,6 +380,7 @@ mod tests {
                     dir: format!("apps/{name}").into(),
                     file: SourceFile::new(format!("apps/{name}/component.yaml").into(), text.to_string()),
                     files: BTreeMap::new(),
+                    binary: Default::default(),
                 })
                 .collect(),
             secrets: BTreeMap::new(),

@@ -459,7 +459,7 @@ fn unpinned_image() {
                           selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    \
                           spec:\n      containers:\n        - name: a\n          image: nginx\n        \
                           - name: b\n          image: nginx:latest\n        - name: c\n          image: nginx:1.27.3\n        \
-                          - name: d\n          image: nginx@sha256:0123456789abcdef\n";
+                          - name: d\n          image: nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
     run(&[
         Case {
             name: "no tag and latest in a manifest; tag and digest pass",
@@ -519,7 +519,7 @@ fn unpinned_image() {
                 (
                     "apps/a/deploy.yaml",
                     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    \
-                     - name: a\n      image: nginx:1.27.3\n    - name: b\n      image: nginx:1.27.3@sha256:0123\n",
+                     - name: a\n      image: nginx:1.27.3\n    - name: b\n      image: nginx:1.27.3@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
                 ),
             ],
             expect: &["unpinned-image apps/a/deploy.yaml:8:14 spec.containers[0].image"],

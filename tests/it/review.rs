@@ -764,7 +764,7 @@ fn markdown_is_capped_with_a_note_of_what_was_cut() {
     assert!(md.starts_with(diff::MARKER));
     assert!(md.contains("| `apps` | `a` | 1 | 0 | 0 |"), "summary kept:\n{md}");
     assert!(
-        md.contains("ConfigMap `apps/small`"),
+        md.contains("`ConfigMap` `apps/small`"),
         "the small diff still fits:\n{md}"
     );
     assert!(
