@@ -153,7 +153,7 @@ fn generic_hint(reason: &str) -> Option<String> {
         "remove one of the two keys: YAML mappings take each key once".to_string()
     } else if reason.starts_with("missing field") {
         "add the missing key (see README.md, Inputs, for every field)".to_string()
-    } else if reason.starts_with("invalid type") || reason.starts_with("unknown variant") {
+    } else if reason.starts_with("invalid") || reason.starts_with("unknown variant") {
         "give the value the expected type (see README.md, Inputs)".to_string()
     } else {
         "fix the YAML at this position: check the indentation, a missing `:` or space after it, an \

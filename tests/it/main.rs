@@ -8,6 +8,7 @@ mod data;
 mod determinism;
 mod edge;
 mod golden;
+mod hostile;
 mod jsonnet;
 mod kustomize;
 mod lint;
