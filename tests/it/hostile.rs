@@ -263,6 +263,12 @@ fn no_output_shows_a_secret_value() {
     assert_no_leak("a password in chart values", |b| {
         b.append(
             "environments/prod.yaml",
+            &format!("      auth: {{password: {LEAK}}}\n"),
+        );
+    });
+    assert_no_leak("a password under a key that does not exist", |b| {
+        b.append(
+            "environments/prod.yaml",
             &format!("    auth: {{password: {LEAK}}}\n"),
         );
     });
