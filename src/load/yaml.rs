@@ -14,12 +14,11 @@ use serde_saphyr::Spanned;
 use crate::error::LoadError;
 use crate::span::{Location, Pos, YamlPath};
 
-/// Parser limits: generous enough for big values files and chart indexes, still bounded
-/// (serde-saphyr rejects alias bombs and duplicate keys by default).
+/// Parser limits: serde-saphyr's defaults (a million events, 250,000 nodes: far beyond any
+/// configuration file, and what keeps an alias bomb to a second), with more documents for long
+/// manifest streams. Duplicate keys are refused by default.
 fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_events = budget.max_events.max(50_000_000);
-    budget.max_nodes = budget.max_nodes.max(10_000_000);
     budget.max_documents = budget.max_documents.max(100_000);
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);

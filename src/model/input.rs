@@ -12,11 +12,14 @@ pub struct EnvFile {
     /// Every host is derived from it: `n8n.${root_domain}`.
     pub root_domain: String,
     pub cluster: Cluster,
-    /// Public address of the Traefik load balancer (an IPv4/IPv6 address, or a DNS name): the
-    /// `external-dns.kubernetes.io/target` of every IngressRoute, so external-dns publishes each
-    /// host to it. Unset: hosts are not published (warning `ingress-target-missing`).
+    /// Optional override of where the hosts point (an IPv4/IPv6 address, or a DNS name). Unset,
+    /// external-dns publishes every host with the address of Traefik's load balancer as the
+    /// cluster reports it.
     #[serde(default)]
     pub ingress_target: Option<String>,
+    /// DNS settings of the records external-dns publishes.
+    #[serde(default)]
+    pub dns: DnsSettings,
     #[serde(default)]
     pub features: Features,
     #[serde(default)]
@@ -32,6 +35,25 @@ pub struct EnvFile {
     /// Per-component overrides, keyed by component name.
     #[serde(default)]
     pub components: IndexMap<String, ComponentOverride>,
+}
+
+/// `dns`: the records external-dns publishes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSettings {
+    /// TTL of host records, in seconds (lower it during a migration).
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+}
+
+fn default_ttl() -> u32 {
+    300
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings { ttl: default_ttl() }
+    }
 }
 
 /// Descriptive only: hydrate never contacts a cluster.
@@ -67,6 +89,9 @@ pub struct Features {
     pub velero: bool,
     #[serde(default)]
     pub waf: bool,
+    /// Default-deny NetworkPolicies with the allows the components declare.
+    #[serde(default)]
+    pub network_policies: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +138,10 @@ pub struct FluxSource {
     pub name: String,
     #[serde(default = "flux_system")]
     pub namespace: String,
+    /// Prefix of the Flux Kustomizations hydrate writes (`<prefix><layer>`), so that two
+    /// environments can share one cluster (`staging-`, `prod-`). Empty by default.
+    #[serde(default)]
+    pub prefix: String,
 }
 
 fn flux_system() -> String {
@@ -124,6 +153,7 @@ impl Default for FluxSource {
         FluxSource {
             name: flux_system(),
             namespace: flux_system(),
+            prefix: String::new(),
         }
     }
 }
@@ -234,9 +264,20 @@ pub struct ComponentFile {
     /// ACME account of the `cert-manager` generator (its ClusterIssuers).
     #[serde(default)]
     pub acme: Option<Acme>,
-    /// Network needs, used by the `network-policies` component.
+    /// Network needs, read by the `network-policies` generator.
     #[serde(default)]
     pub network: Option<Network>,
+    /// TCP entry points routed to a Service of the component (Traefik `IngressRouteTCP`): mail,
+    /// say.
+    #[serde(default)]
+    pub tcp_routes: Vec<TcpRoute>,
+    /// API groups whose CRDs this component installs (`traefik.io`): objects of these groups
+    /// made in the same layer are applied by the next one, once the CRDs exist.
+    #[serde(default)]
+    pub crds: Vec<String>,
+    /// Labels and annotations of the component's Namespace object (the one hydrate writes).
+    #[serde(default)]
+    pub namespace_metadata: NamespaceMetadata,
     #[serde(default)]
     pub lint: LintConfig,
 }
@@ -320,6 +361,8 @@ pub enum Generator {
     Minio,
     Postgres,
     Mariadb,
+    /// NetworkPolicies of every namespace, from the components' `network` needs.
+    NetworkPolicies,
 }
 
 impl Generator {
@@ -331,6 +374,7 @@ impl Generator {
             Generator::ExternalDns => features.external_dns,
             // MinIO is Velero's target in a local cluster (seeds: "MinIO + hostPath si enable_velero").
             Generator::Velero | Generator::Minio => features.velero,
+            Generator::NetworkPolicies => features.network_policies,
             Generator::Traefik | Generator::Postgres | Generator::Mariadb => true,
         }
     }
@@ -448,6 +492,46 @@ pub struct Dkim {
     pub public_key: Option<String>,
 }
 
+/// `tcp_routes[]`: one TCP entry point of the ingress controller, forwarded to a Service port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpRoute {
+    /// Entry point name (`smtp`): lowercase letters, digits and `-`.
+    pub name: String,
+    /// The public port (`25`).
+    pub port: u16,
+    /// Service of the component's namespace.
+    pub service: String,
+    /// Service port; the public port when unset.
+    #[serde(default)]
+    pub service_port: Option<u16>,
+    /// Send the client's address with the PROXY protocol (v2): the backend must expect it.
+    #[serde(default)]
+    pub proxy_protocol: bool,
+}
+
+impl TcpRoute {
+    pub fn backend_port(&self) -> u16 {
+        self.service_port.unwrap_or(self.port)
+    }
+}
+
+/// `namespace_metadata`: merged into the Namespace object of the component's namespace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceMetadata {
+    #[serde(default)]
+    pub labels: IndexMap<String, String>,
+    #[serde(default)]
+    pub annotations: IndexMap<String, String>,
+}
+
+impl NamespaceMetadata {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.annotations.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
@@ -469,4 +553,7 @@ pub struct Network {
     /// Ports it may reach on any address (external APIs, ACME, S3, SMTP).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress_world_ports: Vec<u16>,
+    /// The port Prometheus scrapes (ingress from the metrics layer's Prometheus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<u16>,
 }

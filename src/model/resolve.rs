@@ -123,6 +123,22 @@ fn resolve_env(inputs: &Inputs, name: &str) -> Result<Env, ResolveError> {
     let file = inputs.env(name)?.clone();
     let spec: EnvFile = yaml::parse(&file.path, &file.text)?;
     check_dns_name(&spec.root_domain, &file, "root_domain")?;
+    let prefix = &spec.flux.prefix;
+    let prefix_ok = prefix.is_empty()
+        || (prefix.len() <= 40
+            && prefix.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    if !prefix_ok {
+        return Err(InputError::new(
+            file.locate("flux.prefix"),
+            Some(&file.text),
+            format!("`{prefix}` cannot start a Kubernetes name"),
+        )
+        .with_help("use lowercase letters, digits and `-` (at most 40), e.g. `staging-`")
+        .into());
+    }
     let vars = Vars::from([
         ("env", name.to_string()),
         ("root_domain", spec.root_domain.clone()),

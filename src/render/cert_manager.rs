@@ -11,7 +11,6 @@
 
 use serde_json::{Value, json};
 
-use super::object::layer_for;
 use super::traefik::tls_secret_name;
 use super::{Object, Output};
 use crate::error::{InputError, RenderError};
@@ -88,7 +87,7 @@ fn cluster_issuers(model: &Model, component: &Component) -> Result<Vec<Object>, 
         .into());
     }
     let sources = vec![component.file.path.clone(), model.env.file.path.clone()];
-    let layer = layer_for(API_VERSION, component.layer);
+    let layer = component.layer;
     Ok([
         (AcmeIssuer::Staging, STAGING_SERVER),
         (AcmeIssuer::Prod, PROD_SERVER),
@@ -130,7 +129,7 @@ fn certificate(model: &Model, component: &Component, issuer: AcmeIssuer) -> Obje
         },
     });
     Object::new(
-        layer_for(API_VERSION, component.layer),
+        component.layer,
         &component.name,
         vec![component.file.path.clone(), model.env.file.path.clone()],
         value,

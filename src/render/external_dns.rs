@@ -5,17 +5,17 @@
 //!
 //! 1. The component with `generator: external-dns` gets chart values (chart `external-dns` ≥ 1.21):
 //!    external-dns ≥ 0.21 has no DigitalOcean provider, so it runs the `webhook` provider with the
-//!    DigitalOcean webhook as a sidecar (API on `localhost:8080`, health on 8888), sources `crd`
-//!    and `traefik-proxy`, one domain filter (`root_domain`), TXT ownership records, and TXT and MX
-//!    among the managed record types. The DigitalOcean token comes from the component's SOPS
+//!    DigitalOcean webhook as a sidecar (API on `localhost:8080`, health on 8888), sources
+//!    `service` (every host, from Traefik's load-balancer Service) and `crd` (mail records), one
+//!    domain filter (`root_domain`), TXT ownership records, and TXT and MX among the managed
+//!    record types. The DigitalOcean token comes from the component's SOPS
 //!    Secret [`TOKEN_SECRET`] (key `token`), which it must declare.
 //! 2. Every component with `mail_dns` gets a DNSEndpoint `<component>-mail`: MX, SPF, DMARC, DKIM.
 //!
-//! Host records come from the IngressRoutes' target annotation ([`super::traefik`]).
+//! Host records come from the annotations of Traefik's Service ([`super::traefik`]).
 
 use serde_json::{Value, json};
 
-use super::object::layer_for;
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
 use crate::error::{InputError, RenderError};
@@ -90,7 +90,9 @@ pub fn chart_values(model: &Model, _component: &Component) -> Value {
             },
         },
         "extraArgs": { "webhook-provider-url": format!("http://localhost:{WEBHOOK_PORT}") },
-        "sources": ["crd", "traefik-proxy"],
+        // Hosts: the hostname annotation of Traefik's load-balancer Service (see `traefik.rs`);
+        // mail records: DNSEndpoints.
+        "sources": ["service", "crd"],
         "policy": "sync",
         "registry": "txt",
         "txtOwnerId": owner,
@@ -175,7 +177,7 @@ fn mail_records(
         "spec": { "endpoints": endpoints },
     });
     let object = Object::new(
-        layer_for(API_VERSION, component.layer),
+        component.layer,
         &component.name,
         vec![component.file.path.clone(), model.env.file.path.clone()],
         value,

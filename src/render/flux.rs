@@ -1,6 +1,7 @@
 //! The Flux side: one `Kustomization` (kustomize.toolkit.fluxcd.io/v1) per non-empty layer,
 //! applying `./out/<env>/<layer>` from the environment's GitRepository, each after the previous
-//! layer, with SOPS decryption through the `sops-age` Secret.
+//! layer, with SOPS decryption through the `sops-age` Secret. Named `<flux.prefix><layer>`, so
+//! that two environments can share one cluster.
 
 use std::collections::BTreeSet;
 
@@ -39,7 +40,10 @@ fn kustomization(model: &Model, layer: Layer, previous: Option<Layer>) -> Value 
     let flux = &model.env.spec.flux;
     let mut spec = serde_json::Map::new();
     if let Some(previous) = previous {
-        spec.insert("dependsOn".into(), json!([{ "name": previous.as_str() }]));
+        spec.insert(
+            "dependsOn".into(),
+            json!([{ "name": format!("{}{previous}", flux.prefix) }]),
+        );
     }
     spec.insert("interval".into(), json!(INTERVAL));
     spec.insert("retryInterval".into(), json!("2m"));
@@ -61,7 +65,7 @@ fn kustomization(model: &Model, layer: Layer, previous: Option<Layer>) -> Value 
     json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
-        "metadata": { "name": layer.as_str(), "namespace": flux.namespace },
+        "metadata": { "name": format!("{}{layer}", flux.prefix), "namespace": flux.namespace },
         "spec": spec,
     })
 }

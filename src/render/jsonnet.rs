@@ -6,7 +6,6 @@
 
 use serde_json::{Value, json};
 
-use super::object::layer_for;
 use super::{Object, Output};
 use crate::error::{InputError, Location, RenderError};
 use crate::jsonnet::{JsonnetContext, evaluate};
@@ -27,7 +26,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
     for (i, mut value) in values.enumerate() {
         check_object(&value, &main, i)?;
         super::manifests::set_namespace(&mut value, &component.namespace);
-        let layer = layer_for(value["apiVersion"].as_str().unwrap_or(""), component.layer);
+        let layer = component.layer;
         objects.push(Object::new(
             layer,
             &component.name,

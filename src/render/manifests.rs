@@ -5,7 +5,7 @@ use crate::span::YamlPath;
 use camino::{Utf8Component, Utf8Path};
 use serde_json::Value;
 
-use super::{Object, Output, object::layer_for};
+use super::{Object, Output};
 use crate::error::{InputError, RenderError};
 use crate::load::yaml;
 use crate::model::interpolate::interpolate_value;
@@ -51,7 +51,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
             )?;
             check_object(&doc, &path, n)?;
             set_namespace(&mut doc, &component.namespace);
-            let layer = layer_for(doc["apiVersion"].as_str().unwrap_or(""), component.layer);
+            let layer = component.layer;
             objects.push(Object::new(
                 layer,
                 &component.name,

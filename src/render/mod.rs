@@ -8,11 +8,14 @@ pub mod database;
 pub mod external_dns;
 pub mod flux;
 pub mod helm;
+pub mod identity;
 pub mod jsonnet;
+pub mod layers;
 pub mod manifests;
 pub mod mariadb;
 pub mod minio;
 pub mod namespace;
+pub mod network_policies;
 pub mod object;
 pub mod postgres;
 pub mod require;
@@ -69,6 +72,7 @@ const GENERATORS: &[Generator] = &[
     cert_manager::render,
     external_dns::render,
     workload::render,
+    network_policies::render,
 ];
 
 /// Renders every enabled component of `model`, then the Flux Kustomizations of the used layers.
@@ -92,6 +96,8 @@ pub fn render(model: &Model) -> Result<Rendered, RenderError> {
     if let Some(err) = RenderError::collect(errors) {
         return Err(err);
     }
+    layers::place_after_crds(model, &mut rendered.objects)?;
+    identity::refuse_duplicates(&rendered.objects)?;
     rendered.objects.extend(flux::render(model, &rendered.objects));
     rendered.objects.sort_by_cached_key(Object::order_key);
     Ok(rendered)

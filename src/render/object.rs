@@ -143,26 +143,6 @@ fn kind_rank(kind: &str) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
-/// API groups whose CRDs come from charts of the `infra` layer: objects of these groups made by an
-/// `infra` component go to `infra-configs`, which Flux applies once the CRDs exist.
-const INFRA_CRD_GROUPS: &[&str] = &[
-    "traefik.io/",
-    "cert-manager.io/",
-    "acme.cert-manager.io/",
-    "velero.io/",
-    "externaldns.k8s.io/",
-    "monitoring.coreos.com/",
-];
-
-/// The layer of an object of `api_version` made by a component of `layer`.
-pub fn layer_for(api_version: &str, layer: Layer) -> Layer {
-    if layer == Layer::Infra && INFRA_CRD_GROUPS.iter().any(|g| api_version.starts_with(g)) {
-        Layer::InfraConfigs
-    } else {
-        layer
-    }
-}
-
 /// Identity of a Kubernetes object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectId {

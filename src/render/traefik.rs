@@ -6,14 +6,21 @@
 //! 2. Every component with `hosts` gets one IngressRoute in its namespace, all its hosts in one
 //!    `Host(…) || Host(…)` rule, routed to its `route` service: entry point `websecure` with the
 //!    `<component>-tls` certificate when `features.cert_manager` (prod), plain `web` otherwise (dev).
+//! 3. Every component's `tcp_routes` get one IngressRouteTCP each (`HostSNI(*)`, optionally with
+//!    the PROXY protocol), on an entry point of their own that the chart values open on the load
+//!    balancer.
+//! 4. With external-dns on, Traefik's load-balancer Service carries every host of the environment
+//!    in its `external-dns.alpha.kubernetes.io/hostname` annotation: external-dns (source
+//!    `service`) publishes them with the address the cluster reports for the load balancer, or
+//!    with `ingress_target` when set. No address has to be copied by hand after the first deploy.
 //!
-//! Traefik CRD objects of an `infra` component land in `infra-configs` ([`layer_for`]).
+//! Traefik CRD objects of the component that installs them land in the next layer (see
+//! `render::layers`).
 
 use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use super::object::layer_for;
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
 use crate::error::{InputError, RenderError};
@@ -30,8 +37,13 @@ pub const SECURITY_HEADERS: &str = "security-headers";
 pub const SECURITY_HEADERS_SAMEORIGIN: &str = "security-headers-sameorigin";
 /// Middleware that sends each request to the ModSecurity + OWASP CRS backend first.
 pub const WAF: &str = "waf";
-/// The annotation external-dns' `traefik-proxy` source reads (IngressRoutes have no status address).
-pub const TARGET_ANNOTATION: &str = "external-dns.kubernetes.io/target";
+/// The annotations external-dns' `service` source reads on Traefik's load-balancer Service.
+pub const HOSTNAME_ANNOTATION: &str = "external-dns.alpha.kubernetes.io/hostname";
+pub const TARGET_ANNOTATION: &str = "external-dns.alpha.kubernetes.io/target";
+pub const TTL_ANNOTATION: &str = "external-dns.alpha.kubernetes.io/ttl";
+/// TCP entry points listen inside the pod on `TCP_PORT_BASE + <public port>`: Traefik runs as
+/// a non-root user, which cannot bind ports below 1024.
+pub const TCP_PORT_BASE: u16 = 8000;
 /// HSTS max-age: one year.
 const HSTS_SECONDS: u64 = 31_536_000;
 
@@ -61,7 +73,21 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
     if !component.hosts.is_empty() {
         out.objects.push(ingress_route(model, component)?);
     }
+    for route in &component.spec.tcp_routes {
+        out.objects.push(ingress_route_tcp(model, component, route)?);
+    }
     Ok(out)
+}
+
+/// Every host of the environment, in component then host order, once each.
+pub fn all_hosts(model: &Model) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for host in model.components.iter().flat_map(|c| &c.hosts) {
+        if !hosts.contains(host) {
+            hosts.push(host.clone());
+        }
+    }
+    hosts
 }
 
 /// Chart values derived from the environment; the component's own `values` win key by key.
@@ -83,6 +109,30 @@ pub fn chart_values(model: &Model, _component: &Component) -> Value {
             }}}},
         });
     }
+    let mut service = json!({
+        // The client's address reaches Traefik (and, through the PROXY protocol, the mail
+        // server): needed for rate limits, spam checks and logs.
+        "spec": { "externalTrafficPolicy": "Local" },
+    });
+    if features.external_dns {
+        let mut annotations = json!({
+            HOSTNAME_ANNOTATION: all_hosts(model).join(","),
+            TTL_ANNOTATION: model.env.spec.dns.ttl.to_string(),
+        });
+        if let Some(target) = &model.env.spec.ingress_target {
+            annotations[TARGET_ANNOTATION] = json!(target);
+        }
+        service["annotations"] = annotations;
+    }
+    values["service"] = service;
+    for (name, port) in tcp_entry_points(model) {
+        values["ports"][name] = json!({
+            "port": TCP_PORT_BASE + port,
+            "exposedPort": port,
+            "expose": { "default": true },
+            "protocol": "TCP",
+        });
+    }
     if features.waf {
         values["experimental"] = json!({ "plugins": { WAF_PLUGIN_KEY: {
             "moduleName": WAF_PLUGIN_MODULE,
@@ -90,6 +140,56 @@ pub fn chart_values(model: &Model, _component: &Component) -> Value {
         }}});
     }
     values
+}
+
+/// The TCP entry points of every component's `tcp_routes`: (name, public port), in component
+/// order (the model stage checks names and ports are unique).
+pub fn tcp_entry_points(model: &Model) -> Vec<(String, u16)> {
+    model
+        .components
+        .iter()
+        .flat_map(|c| c.spec.tcp_routes.iter().map(|r| (r.name.clone(), r.port)))
+        .collect()
+}
+
+/// The IngressRouteTCP of one of a component's `tcp_routes`: every connection on its entry
+/// point goes to the Service port, as is (TLS, if any, ends at the backend).
+fn ingress_route_tcp(
+    model: &Model,
+    component: &Component,
+    route: &crate::model::TcpRoute,
+) -> Result<Object, RenderError> {
+    if traefik_component(model).is_none() {
+        return Err(InputError::new(
+            component.file.locate("tcp_routes"),
+            Some(&component.file.text),
+            format!(
+                "component `{}` has `tcp_routes` but no enabled component has `generator: traefik`",
+                component.name
+            ),
+        )
+        .with_help("enable the `traefik` component in this environment, or remove the routes")
+        .into());
+    }
+    let mut service = json!({ "name": route.service, "port": route.backend_port() });
+    if route.proxy_protocol {
+        service["proxyProtocol"] = json!({ "version": 2 });
+    }
+    let value = json!({
+        "apiVersion": API_VERSION,
+        "kind": "IngressRouteTCP",
+        "metadata": { "name": format!("{}-{}", component.name, route.name), "namespace": component.namespace },
+        "spec": {
+            "entryPoints": [route.name],
+            "routes": [{ "match": "HostSNI(`*`)", "services": [service] }],
+        },
+    });
+    Ok(Object::new(
+        component.layer,
+        &component.name,
+        vec![component.file.path.clone()],
+        value,
+    ))
 }
 
 /// The enabled component with `generator: traefik`, if any.
@@ -123,7 +223,7 @@ pub fn host_rule(hosts: &[String]) -> String {
 fn platform_objects(model: &Model, traefik: &Component) -> Vec<Object> {
     let ns = &traefik.namespace;
     let sources = vec![traefik.file.path.clone(), model.env.file.path.clone()];
-    let crd_layer = layer_for(API_VERSION, traefik.layer);
+    let crd_layer = traefik.layer;
     let mut sameorigin = security_headers();
     sameorigin["headers"]["customFrameOptionsValue"] = json!("SAMEORIGIN");
     let mut middlewares = vec![
@@ -243,22 +343,27 @@ fn waf_service(ns: &str) -> Value {
     })
 }
 
-/// With external-dns on and no `ingress_target`, no host is published: say so once.
+/// With external-dns on, hosts are published from Traefik's Service: it must be a load balancer.
 fn target_warning(model: &Model) -> Option<Diagnostic> {
     let env = &model.env.spec;
-    if !env.features.external_dns || env.ingress_target.is_some() {
+    let traefik = traefik_component(model)?;
+    let service_type = traefik
+        .values
+        .pointer("/service/type")
+        .and_then(Value::as_str)
+        .unwrap_or("LoadBalancer");
+    if !env.features.external_dns || env.ingress_target.is_some() || service_type == "LoadBalancer" {
         return None;
     }
     Some(
         Diagnostic::of(
             Code::IngressTargetMissing,
-            model.env.file.locate("features.external_dns"),
-            "external-dns is on but `ingress_target` is unset: no host is published in DNS",
+            traefik.file.locate("values.service.type"),
+            format!(
+                "external-dns is on but Traefik's Service is a `{service_type}`: it has no address to publish the hosts with"
+            ),
         )
-        .with_help(
-            "set `ingress_target` in the environment file to the public IP of the Traefik load \
-             balancer (`kubectl -n infra get service traefik`)",
-        ),
+        .with_help("make it `type: LoadBalancer`, or set `ingress_target` in the environment file"),
     )
 }
 
@@ -299,10 +404,8 @@ fn ingress_route(model: &Model, component: &Component) -> Result<Object, RenderE
     }
     middlewares.extend(route.middlewares.iter().map(|m| json!({ "name": m })));
 
-    let mut metadata = json!({ "name": component.name, "namespace": component.namespace });
-    if let Some(target) = dns_target(model, component)? {
-        metadata["annotations"] = json!({ TARGET_ANNOTATION: target });
-    }
+    dns_target(model, component)?;
+    let metadata = json!({ "name": component.name, "namespace": component.namespace });
     let tls = tls_enabled(model);
     let mut spec = json!({
         "entryPoints": [if tls { "websecure" } else { "web" }],
@@ -323,14 +426,14 @@ fn ingress_route(model: &Model, component: &Component) -> Result<Object, RenderE
         "spec": spec,
     });
     Ok(Object::new(
-        layer_for(API_VERSION, component.layer),
+        component.layer,
         &component.name,
         vec![component.file.path.clone(), model.env.file.path.clone()],
         value,
     ))
 }
 
-/// The DNS target of a component's hosts: `ingress_target` when external-dns is on.
+/// Checks `ingress_target` against a component's hosts, when external-dns is on.
 ///
 /// A DNS-name target makes every host a CNAME, which the zone apex and the target itself cannot be.
 fn dns_target(model: &Model, component: &Component) -> Result<Option<String>, RenderError> {

@@ -13,7 +13,6 @@
 
 use serde_json::{Value, json};
 
-use super::object::layer_for;
 use super::require::{declared_secret, error_at};
 use super::{Object, Output};
 use crate::diag::{Code, Diagnostic};
@@ -74,7 +73,7 @@ pub fn render(model: &Model, component: &Component) -> Result<Output, RenderErro
         values.push((value, vec![other.file.path.clone(), model.env.file.path.clone()]));
     }
     for (value, extra) in values {
-        let layer = layer_for(value["apiVersion"].as_str().unwrap_or(""), component.layer);
+        let layer = component.layer;
         let mut sources = vec![component.file.path.clone()];
         sources.extend(extra);
         out.objects

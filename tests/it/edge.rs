@@ -313,7 +313,7 @@ fn external_dns_runs_the_digitalocean_webhook() {
         "http://localhost:8080"
     );
     assert_eq!(webhook["readinessProbe"]["httpGet"]["port"], 8888);
-    assert_eq!(strs(&values["sources"]), ["crd", "traefik-proxy"]);
+    assert_eq!(strs(&values["sources"]), ["service", "crd"]);
     assert_eq!(strs(&values["domainFilters"]), ["fullfrontend.be"]);
     let types = strs(&values["managedRecordTypes"]);
     assert!(types.contains(&"TXT") && types.contains(&"MX"), "{types:?}");
@@ -387,51 +387,101 @@ fn a_missing_dkim_key_leaves_out_its_record_with_a_warning() {
     assert!(prod.diagnostics.iter().any(|d| d.code == "dkim-key-missing"));
 }
 
+/// Traefik's HelmRelease values of an environment.
+fn traefik_values(compiled: &hydrate::Compiled) -> serde_json::Value {
+    find(compiled, "HelmRelease", "traefik").value["spec"]["values"].clone()
+}
+
+/// See: issue 14 (no host was published until an operator copied the load balancer's address
+/// into `ingress_target`).
 #[test]
-fn ingress_target_becomes_the_external_dns_target() {
-    let (_tmp, root) = repo_copy(|root| {
-        let path = root.join("environments/prod.yaml");
-        let text = fs_err::read_to_string(&path).unwrap();
-        fs_err::write(&path, format!("{text}ingress_target: 203.0.113.10\n")).unwrap();
-    });
+fn every_host_is_published_from_traefiks_load_balancer() {
+    let (_tmp, root) = repo_copy(|_| {});
     let prod = compile(&root, "prod");
+    let service = &traefik_values(&prod)["service"];
+    assert_eq!(service["type"], "LoadBalancer");
+    assert_eq!(service["spec"]["externalTrafficPolicy"], "Local");
+    let annotations = &service["annotations"];
+    let published: Vec<&str> = annotations["external-dns.alpha.kubernetes.io/hostname"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .collect();
     for route in of_kind(&prod, "IngressRoute") {
-        assert_eq!(
-            route.value["metadata"]["annotations"]["external-dns.kubernetes.io/target"],
-            "203.0.113.10",
-            "{}",
-            route.id()
-        );
+        let rule = route.value["spec"]["routes"][0]["match"].as_str().unwrap();
+        for host in rule.split("Host(`").skip(1).map(|h| h.split('`').next().unwrap()) {
+            assert!(
+                published.contains(&host),
+                "{host} of {} is not published",
+                route.id()
+            );
+        }
     }
+    assert_eq!(annotations["external-dns.alpha.kubernetes.io/ttl"], "300");
+    assert!(
+        annotations
+            .get("external-dns.alpha.kubernetes.io/target")
+            .is_none()
+    );
+    let values = &find(&prod, "HelmRelease", "external-dns").value["spec"]["values"];
+    assert_eq!(strs(&values["sources"]), ["service", "crd"]);
     assert!(
         !prod
             .diagnostics
             .iter()
             .any(|d| d.code == "ingress-target-missing")
     );
-    // Dev has no external-dns: no annotation even with a target.
+    // Dev has no external-dns: no annotation.
     let dev = compile(&root, "dev");
-    assert!(
-        of_kind(&dev, "IngressRoute")
-            .iter()
-            .all(|r| r.value["metadata"].get("annotations").is_none())
-    );
+    assert!(traefik_values(&dev)["service"].get("annotations").is_none());
 }
 
 #[test]
-fn without_ingress_target_prod_warns_and_annotates_nothing() {
+fn ingress_target_and_ttl_override_the_published_records() {
+    let (_tmp, root) = repo_copy(|root| {
+        let path = root.join("environments/prod.yaml");
+        let text = fs_err::read_to_string(&path).unwrap();
+        fs_err::write(
+            &path,
+            format!("{text}ingress_target: 203.0.113.10\ndns: {{ttl: 60}}\n"),
+        )
+        .unwrap();
+    });
+    let prod = compile(&root, "prod");
+    let annotations = &traefik_values(&prod)["service"]["annotations"];
+    assert_eq!(
+        annotations["external-dns.alpha.kubernetes.io/target"],
+        "203.0.113.10"
+    );
+    assert_eq!(annotations["external-dns.alpha.kubernetes.io/ttl"], "60");
+}
+
+/// See: issue 14 (Mailu received no mail: 25, 465, 587 and 993 were not exposed).
+#[test]
+fn mail_ports_reach_mailu_through_traefik() {
     let (_tmp, root) = repo_copy(|_| {});
     let prod = compile(&root, "prod");
-    assert!(
-        prod.diagnostics
-            .iter()
-            .any(|d| d.code == "ingress-target-missing")
-    );
-    assert!(
-        of_kind(&prod, "IngressRoute")
-            .iter()
-            .all(|r| r.value["metadata"].get("annotations").is_none())
-    );
+    let ports = &traefik_values(&prod)["ports"];
+    for (name, port) in [("smtp", 25), ("smtps", 465), ("submission", 587), ("imaps", 993)] {
+        assert_eq!(ports[name]["exposedPort"], port, "{name}");
+        assert_eq!(ports[name]["expose"]["default"], true, "{name}");
+        assert!(
+            ports[name]["port"].as_u64().unwrap() > 1024,
+            "{name}: Traefik is not root"
+        );
+        let route = find(&prod, "IngressRouteTCP", &format!("mailu-{name}"));
+        assert_eq!(route.namespace(), Some("mailu"));
+        let spec = &route.value["spec"];
+        assert_eq!(spec["entryPoints"][0], name);
+        assert_eq!(spec["routes"][0]["match"], "HostSNI(`*`)");
+        assert_eq!(spec["routes"][0]["services"][0]["name"], "mailu-front");
+        assert_eq!(spec["routes"][0]["services"][0]["port"], port);
+        assert_eq!(spec["routes"][0]["services"][0]["proxyProtocol"]["version"], 2);
+    }
+    let mailu = &find(&prod, "HelmRelease", "mailu").value["spec"]["values"]["ingress"]["proxyProtocol"];
+    for key in ["smtp", "smtps", "submission", "imaps"] {
+        assert_eq!(mailu[key], true, "Mailu must expect the PROXY protocol on {key}");
+    }
 }
 
 #[test]

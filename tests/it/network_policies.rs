@@ -1,221 +1,257 @@
-//! The `network-policies` platform component: `platform/network-policies/main.jsonnet` with
-//! `lib/hydrate/netpol.libsonnet`, evaluated on a realistic environment.
+//! The `network-policies` generator, checked the way the cluster reads it: a NetworkPolicy
+//! evaluator (Kubernetes semantics, written here independently of the generator) decides, for
+//! pods of the rendered `out/prod` and `out/dev`, whether a connection is allowed. See: issue 14.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use camino::{Utf8Path, Utf8PathBuf};
-use hydrate::jsonnet::{JsonnetContext, evaluate};
+use serde_json::Value;
 
-fn repo() -> Utf8PathBuf {
-    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+use crate::support::{compile, copy_case, hydrate, repo_root, transcript};
+
+/// A pod: its namespace and labels.
+#[derive(Debug, Clone)]
+struct Pod {
+    namespace: String,
+    labels: BTreeMap<String, String>,
 }
 
-fn context() -> JsonnetContext {
-    let text = fs_err::read_to_string(repo().join("tests/cases/network-policies/context.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn policies(ctx: &JsonnetContext) -> Vec<serde_json::Value> {
-    evaluate(
-        &repo(),
-        Utf8Path::new("platform/network-policies/main.jsonnet"),
-        ctx,
-    )
-    .unwrap_or_else(|e| panic!("{:?}", miette::Report::new(e)))
-}
-
-fn find<'a>(all: &'a [serde_json::Value], namespace: &str, name: &str) -> &'a serde_json::Value {
-    all.iter()
-        .find(|p| p["metadata"]["namespace"] == namespace && p["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no policy {namespace}/{name}"))
-}
-
-#[test]
-fn every_namespace_gets_default_deny_and_dns() {
-    let all = policies(&context());
-    let namespaces: BTreeSet<&str> = all
-        .iter()
-        .map(|p| p["metadata"]["namespace"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        namespaces,
-        BTreeSet::from(["apps", "crm", "data", "infra", "metrics"])
-    );
-    for ns in &namespaces {
-        let deny = find(&all, ns, "default-deny");
-        assert_eq!(
-            deny["spec"],
-            serde_json::json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
-        );
-        let dns = find(&all, ns, "allow-dns");
-        assert_eq!(
-            dns["spec"]["egress"][0]["ports"],
-            serde_json::json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
-        );
-        assert_eq!(
-            dns["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-            "kube-system"
-        );
+fn pod(namespace: &str, labels: &[(&str, &str)]) -> Pod {
+    Pod {
+        namespace: namespace.to_string(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
-#[test]
-fn traefik_reaches_app_ports_and_apps_reach_their_databases() {
-    let all = policies(&context());
-    let route = find(&all, "apps", "allow-ingress-route-wordpress");
-    assert_eq!(
-        route["spec"]["ingress"][0]["ports"],
-        serde_json::json!([{"port": 8080, "protocol": "TCP"}])
-    );
-    assert_eq!(
-        route["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
-        "traefik"
-    );
-    let out = find(&all, "infra", "allow-egress-route-twenty");
-    assert_eq!(
-        out["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-        "crm"
-    );
-    // MariaDB declares no ports: the well-known 3306 applies, on both sides.
-    let egress = find(&all, "apps", "allow-egress-wordpress-to-mariadb");
-    assert_eq!(
-        egress["spec"]["egress"][0]["ports"],
-        serde_json::json!([{"port": 3306, "protocol": "TCP"}])
-    );
-    let ingress = find(&all, "data", "allow-ingress-n8n-to-postgres");
-    assert_eq!(
-        ingress["spec"]["ingress"][0]["ports"],
-        serde_json::json!([{"port": 5432, "protocol": "TCP"}])
-    );
-    assert_eq!(
-        ingress["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
-        "postgres"
-    );
-    // Named ingress port, public entry points and world egress.
-    assert_eq!(
-        find(&all, "apps", "allow-ingress-route-vince")["spec"]["ingress"][0]["ports"][0]["port"],
-        "http"
-    );
-    find(&all, "infra", "allow-ingress-public-traefik");
-    find(&all, "infra", "allow-egress-world-cert-manager");
-    insta::assert_snapshot!(serde_json::to_string_pretty(&all).unwrap());
+/// The NetworkPolicies of an environment, and the namespaces' labels (every namespace carries
+/// `kubernetes.io/metadata.name`).
+struct Cluster {
+    policies: Vec<Value>,
 }
 
-#[test]
-fn policies_are_sorted_and_unique() {
-    let all = policies(&context());
-    let keys: Vec<(String, String)> = all
-        .iter()
-        .map(|p| {
-            (
-                p["metadata"]["namespace"].as_str().unwrap().into(),
-                p["metadata"]["name"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let mut sorted = keys.clone();
-    sorted.sort();
-    sorted.dedup();
-    assert_eq!(keys, sorted);
-}
-
-#[test]
-fn an_unknown_used_component_is_an_error() {
-    let mut ctx = context();
-    ctx.components.as_array_mut().unwrap()[8]["uses"] = serde_json::json!(["mongodb"]);
-    let err = evaluate(
-        &repo(),
-        Utf8Path::new("platform/network-policies/main.jsonnet"),
-        &ctx,
-    )
-    .unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains("component `wordpress` uses `mongodb`, which is not a component"),
-        "{text}"
-    );
-    assert!(text.contains("lib/hydrate/netpol.libsonnet:"), "{text}");
-}
-
-#[test]
-fn a_routed_component_without_ports_is_an_error() {
-    let mut ctx = context();
-    ctx.components.as_array_mut().unwrap()[10]["ports"] = serde_json::json!([]);
-    let text = evaluate(
-        &repo(),
-        Utf8Path::new("platform/network-policies/main.jsonnet"),
-        &ctx,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        text.contains("component `twenty` has hosts but no `ports`"),
-        "{text}"
-    );
-}
-
-#[test]
-fn every_policy_validates_against_the_networkpolicy_schema() {
-    let Some(dir) = crate::support::shared("schemas/kubernetes/v1.35.0-local-strict") else {
-        return;
+fn matches_labels(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    let Some(selector) = selector.as_object() else {
+        return true;
     };
-    let read = |name: &str| -> serde_json::Value {
-        serde_json::from_str(&fs_err::read_to_string(dir.join(name)).unwrap()).unwrap()
+    let match_labels = selector.get("matchLabels").and_then(Value::as_object);
+    let exprs = selector.get("matchExpressions").and_then(Value::as_array);
+    assert!(exprs.is_none(), "matchExpressions are not emitted by hydrate");
+    match_labels.is_none_or(|m| {
+        m.iter()
+            .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+    })
+}
+
+fn namespace_labels(ns: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("kubernetes.io/metadata.name".to_string(), ns.to_string())])
+}
+
+/// Whether `peer` (an item of `from`/`to`) selects `pod`, which lives in the cluster (an
+/// `ipBlock` of 0.0.0.0/0 covers pod addresses too).
+fn peer_selects(peer: &Value, policy_ns: &str, pod: &Pod) -> bool {
+    if let Some(block) = peer.get("ipBlock") {
+        let cidr = block["cidr"].as_str().unwrap_or("");
+        return cidr == "0.0.0.0/0" && block.get("except").is_none();
+    }
+    let ns_ok = match peer.get("namespaceSelector") {
+        Some(sel) => matches_labels(sel, &namespace_labels(&pod.namespace)),
+        None => pod.namespace == policy_ns,
     };
-    let registry = jsonschema::Registry::new()
-        .add(
-            "https://kubernetes.io/api/_definitions.json",
-            read("_definitions.json"),
-        )
-        .unwrap()
-        .prepare()
-        .unwrap();
-    let validator = jsonschema::options()
-        .with_registry(&registry)
-        .build(&read("networkpolicy-networking-v1.json"))
-        .unwrap();
-    let all = policies(&context());
-    for policy in &all {
-        let errors: Vec<String> = validator
-            .iter_errors(policy)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
+    let pod_ok = peer
+        .get("podSelector")
+        .is_none_or(|sel| matches_labels(sel, &pod.labels));
+    ns_ok && pod_ok
+}
+
+fn ports_allow(rule: &Value, port: u16) -> bool {
+    match rule.get("ports").and_then(Value::as_array) {
+        None => true,
+        Some(ports) => ports.iter().any(|p| {
+            p["protocol"].as_str().unwrap_or("TCP") == "TCP" && p["port"].as_u64() == Some(u64::from(port))
+        }),
+    }
+}
+
+impl Cluster {
+    fn of(env: &str) -> Cluster {
+        let compiled = compile(&repo_root(), env);
+        let policies = compiled
+            .objects
+            .iter()
+            .filter(|o| o.kind() == "NetworkPolicy")
+            .map(|o| o.value.clone())
             .collect();
-        assert!(errors.is_empty(), "{}: {errors:?}", policy["metadata"]["name"]);
+        Cluster { policies }
     }
-    // The validator is strict: an unknown field is rejected, so the check can fail.
-    let mut broken = all[0].clone();
-    broken["spec"]["podSelectr"] = serde_json::json!({});
-    assert!(!validator.is_valid(&broken));
+
+    /// Policies of `pod`'s namespace that select it for `direction` (`Ingress`/`Egress`).
+    fn selecting<'a>(&'a self, pod: &'a Pod, direction: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.policies.iter().filter(move |p| {
+            p["metadata"]["namespace"] == pod.namespace.as_str()
+                && matches_labels(&p["spec"]["podSelector"], &pod.labels)
+                && p["spec"]["policyTypes"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|x| x == direction))
+        })
+    }
+
+    /// Whether TCP `from` → `to`:`port` is allowed: egress of the source and ingress of the
+    /// destination (a pod no policy selects in a direction is open in that direction).
+    fn allows(&self, from: &Pod, to: &Pod, port: u16) -> bool {
+        let egress: Vec<&Value> = self.selecting(from, "Egress").collect();
+        let egress_ok = egress.is_empty()
+            || egress.iter().any(|p| {
+                p["spec"]["egress"].as_array().into_iter().flatten().any(|rule| {
+                    ports_allow(rule, port)
+                        && rule["to"].as_array().is_none_or(|peers| {
+                            peers.iter().any(|peer| peer_selects(peer, &from.namespace, to))
+                        })
+                })
+            });
+        let ingress: Vec<&Value> = self.selecting(to, "Ingress").collect();
+        let ingress_ok = ingress.is_empty()
+            || ingress.iter().any(|p| {
+                p["spec"]["ingress"].as_array().into_iter().flatten().any(|rule| {
+                    ports_allow(rule, port)
+                        && rule["from"].as_array().is_none_or(|peers| {
+                            peers.iter().any(|peer| peer_selects(peer, &to.namespace, from))
+                        })
+                })
+            });
+        egress_ok && ingress_ok
+    }
+}
+
+/// The pods of the platform, as the charts and generators label them.
+fn traefik() -> Pod {
+    pod("infra", &[("app.kubernetes.io/name", "traefik")])
+}
+fn prometheus() -> Pod {
+    pod("metrics", &[("app.kubernetes.io/name", "prometheus")])
+}
+fn solver(ns: &str) -> Pod {
+    pod(
+        ns,
+        &[
+            ("acme.cert-manager.io/http01-solver", "true"),
+            ("acme.cert-manager.io/http-domain", "1"),
+        ],
+    )
+}
+/// A chart's pod (labels of its own), or a workload's (`app.kubernetes.io/name: <component>`).
+fn app(ns: &str, name: &str) -> Pod {
+    pod(
+        ns,
+        &[
+            ("app.kubernetes.io/name", name),
+            ("app.kubernetes.io/instance", name),
+        ],
+    )
 }
 
 #[test]
-fn kubectl_kustomize_accepts_the_policies() {
-    if crate::support::kubectl().is_none() {
-        return;
-    }
-    let all = policies(&context());
-    let dir = tempfile::tempdir().unwrap();
-    let mut resources = Vec::new();
-    for policy in &all {
-        let name = format!(
-            "{}-{}.yaml",
-            policy["metadata"]["namespace"].as_str().unwrap(),
-            policy["metadata"]["name"].as_str().unwrap()
+fn traefik_reaches_every_routed_port_and_the_acme_solver() {
+    let prod = Cluster::of("prod");
+    let routed = [
+        ("wordpress", "wordpress", 80),
+        ("n8n", "n8n", 5678),
+        ("nextcloud", "nextcloud", 80),
+        ("twenty", "twenty", 3000),
+        ("vince", "vince", 8080),
+        ("zot", "zot", 5000),
+        ("mailu", "mailu", 80),
+    ];
+    for (ns, name, port) in routed {
+        assert!(
+            prod.allows(&traefik(), &app(ns, name), port),
+            "traefik → {name}:{port}"
         );
-        fs_err::write(dir.path().join(&name), serde_saphyr::to_string(policy).unwrap()).unwrap();
-        resources.push(name);
+        assert!(
+            prod.allows(&traefik(), &solver(ns), 8089),
+            "traefik → acme solver in {ns}"
+        );
+        assert!(
+            !prod.allows(&traefik(), &app(ns, name), 22),
+            "traefik → {name}:22 must be denied"
+        );
     }
-    let kustomization = format!(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{}",
-        resources.iter().map(|r| format!("  - {r}\n")).collect::<String>()
-    );
-    fs_err::write(dir.path().join("kustomization.yaml"), kustomization).unwrap();
-    let out = std::process::Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.matches("kind: NetworkPolicy").count(), all.len());
+    for port in [25, 465, 587, 993] {
+        assert!(
+            prod.allows(&traefik(), &app("mailu", "mailu"), port),
+            "mail port {port}"
+        );
+    }
+    let dev = Cluster::of("dev");
+    assert!(dev.allows(&traefik(), &app("wordpress", "wordpress"), 80));
+}
+
+#[test]
+fn prometheus_reaches_declared_metrics_ports_only() {
+    let prod = Cluster::of("prod");
+    assert!(prod.allows(&prometheus(), &app("n8n", "n8n"), 5678));
+    assert!(!prod.allows(&prometheus(), &app("wordpress", "wordpress"), 80));
+}
+
+#[test]
+fn apps_reach_the_databases_they_use_and_nothing_else() {
+    for env in ["prod", "dev"] {
+        let c = Cluster::of(env);
+        let postgres = pod("data", &[("app.kubernetes.io/name", "postgres")]);
+        let mariadb = pod("data", &[("app.kubernetes.io/name", "mariadb")]);
+        assert!(
+            c.allows(&app("n8n", "n8n"), &postgres, 5432),
+            "{env}: n8n → postgres"
+        );
+        assert!(
+            c.allows(&app("wordpress", "wordpress"), &mariadb, 3306),
+            "{env}: wordpress → mariadb"
+        );
+        assert!(
+            !c.allows(&app("wordpress", "wordpress"), &postgres, 5432),
+            "{env}: wordpress ↛ postgres"
+        );
+        assert!(
+            !c.allows(&app("vince", "vince"), &mariadb, 3306),
+            "{env}: vince ↛ mariadb"
+        );
+        // Unrelated app namespaces cannot talk to each other.
+        assert!(
+            !c.allows(&app("n8n", "n8n"), &app("wordpress", "wordpress"), 80),
+            "{env}"
+        );
+        assert!(
+            !c.allows(&app("twenty", "twenty"), &app("n8n", "n8n"), 5678),
+            "{env}"
+        );
+        // DNS works everywhere fenced.
+        let dns = pod("kube-system", &[("k8s-app", "kube-dns")]);
+        assert!(c.allows(&app("vince", "vince"), &dns, 53), "{env}: DNS");
+    }
+}
+
+/// See: issue 14 (a routed app without ports failed inside a Jsonnet library).
+#[test]
+fn a_routed_component_without_a_known_port_is_an_error_at_its_file() {
+    let (_tmp, root) = copy_case("basic");
+    fs_err::write(
+        root.join("environments/prod.yaml"),
+        fs_err::read_to_string(root.join("environments/prod.yaml"))
+            .unwrap()
+            .replace("features:\n", "features:\n  network_policies: true\n"),
+    )
+    .unwrap();
+    fs_err::create_dir_all(root.join("platform/netpol")).unwrap();
+    fs_err::write(
+        root.join("platform/netpol/component.yaml"),
+        "generator: network-policies\nlayer: apps\nvalues: {exclude_namespaces: [edge]}\n",
+    )
+    .unwrap();
+    let out = hydrate(&root, &["build", "prod"]);
+    let text = transcript(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("apps/shop/component.yaml:"), "{text}");
+    assert!(text.contains("the port its pods listen on is unknown"), "{text}");
+    assert!(text.contains("network: {ports:"), "{text}");
 }
