@@ -202,7 +202,7 @@ pub enum OutputError {
     )]
     #[diagnostic(
         code(hydrate::output::name_too_long),
-        help("shorten `metadata.name` of {object} (from {sources}) by at least {excess} characters")
+        help("shorten the object's `metadata.name` (in {sources}) by at least {excess} characters")
     )]
     NameTooLong {
         object: String,
