@@ -33,6 +33,9 @@ pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
     } else {
         super::select_envs(&inputs, &args.envs, args.all)?
     };
+    // `build dev prod dev`: each environment once (it is swapped in once).
+    let mut seen = std::collections::BTreeSet::new();
+    envs.retain(|env| seen.insert(env.clone()));
     if let Some(rev) = &args.changed_since {
         let mut current = std::collections::BTreeMap::new();
         for env in inputs.env_names() {

@@ -3,7 +3,7 @@
 //!
 //! `strace -e inject=<syscall>:signal=KILL:when=N` kills the real binary on entering its N-th call
 //! of `<syscall>`. A first traced run counts each call; then every N is tried for the calls that
-//! change the file system and for `openat` (which creates the files), and every 8th N for the
+//! change the file system and for `openat` (which creates the files), and every 16th N for the
 //! calls that only read. The binary runs with `-j 1` so that its work happens on one thread:
 //! strace counts per thread, and the main thread makes only the dynamic loader's few calls at
 //! start-up, before `out/` is touched.
@@ -50,7 +50,7 @@ const READING: &[&str] = &[
     "lseek",
     "fcntl",
 ];
-const READ_STEP: usize = 8;
+const READ_STEP: usize = 16;
 
 /// `strace` on PATH, or `None` after saying why the test does not run (a failure when strict).
 fn strace() -> Option<PathBuf> {

@@ -284,3 +284,17 @@ fn a_file_name_too_long_for_the_file_system_is_an_input_error() {
     );
     assert_eq!(before, read_tree(&root.join("out")), "nothing written");
 }
+
+#[test]
+fn an_environment_named_twice_is_built_once() {
+    let (_tmp, root) = copy_case("basic");
+    let out = hydrate(&root, &["build", "dev", "prod", "dev"]);
+    assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("wrote out/dev/")
+            .count(),
+        1
+    );
+    assert!(root.join("out/dev/kustomization.yaml").is_file());
+}
