@@ -5,9 +5,9 @@
 //! file system a build writes to (`/tmp` may be a tmpfs, where fsync costs nothing).
 //!
 //! Three runs on the project's 2-core VM (ext4 on a virtual disk, shared with other builds that
-//! were compiling at the time), median of 5–7 each, a `sync`
-//! before every timed run. The disk is noisy (the same line varies up to 2× between runs, more for
-//! the unflushed ones, which pay for whatever write-back is going on), so ranges:
+//! were compiling at the time), median of 5–7 each, a `sync` before every timed run. The disk is
+//! noisy (the same line varies up to 2× between runs, more for the unflushed ones, which pay for
+//! whatever write-back is going on), so ranges:
 //!
 //! | what | ms |
 //! |---|---|
