@@ -149,7 +149,8 @@ impl InputError {
     }
 }
 
-/// Writing `out/<env>` failed; `out/<env>` is left as it was.
+/// Laying out or writing `out/<env>` failed; every `out/<env>` is left as it was (except after
+/// [`OutputError::Restore`], which says what is left).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum OutputError {
     #[error("two objects would be written to `{path}`: {first} and {second}")]
@@ -178,6 +179,77 @@ pub enum OutputError {
     #[error("cannot serialize {what} as YAML: {reason}")]
     #[diagnostic(code(hydrate::output::yaml))]
     Yaml { what: String, reason: String },
+    #[error(
+        "{object} of component `{component}` would be written to `{path}`, whose file name is \
+         {len} bytes long; file systems allow at most 255"
+    )]
+    #[diagnostic(
+        code(hydrate::output::name_too_long),
+        help("shorten the object's `metadata.name` (in {sources}) by at least {excess} characters")
+    )]
+    NameTooLong {
+        object: String,
+        component: String,
+        path: Utf8PathBuf,
+        len: usize,
+        excess: usize,
+        sources: String,
+    },
+    #[error("`{lock}` is held by {holder}; gave up after waiting {waited} s")]
+    #[diagnostic(
+        code(hydrate::output::locked),
+        help(
+            "another hydrate build is writing `out/`: let it finish and run this build again, or \
+             wait longer with `HYDRATE_LOCK_TIMEOUT=<seconds>`; the lock ends with its process, \
+             so it is never stale"
+        )
+    )]
+    Locked {
+        lock: Utf8PathBuf,
+        holder: String,
+        waited: String,
+    },
+    #[error("`{var}={value}` is not {expected}")]
+    #[diagnostic(
+        code(hydrate::output::bad_env),
+        help("set `{var}` to {expected}, or unset it")
+    )]
+    BadEnv {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("cannot swap the new `{path}` in: {source}; {restored}")]
+    #[diagnostic(
+        code(hydrate::output::swap),
+        help("check that `out/` and its folders are on one file system that supports renames")
+    )]
+    Swap {
+        path: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+        /// What became of the environments swapped before this one.
+        restored: String,
+    },
+    #[error(
+        "cannot swap the new `{path}` in ({source}), nor put the previous `{unrestored}` back: \
+         {restore_error}"
+    )]
+    #[diagnostic(
+        code(hydrate::output::restore),
+        help(
+            "every `out/<env>` is still a complete tree, but some are new and some old; \
+             `out/.hydrate.swap` records the swap and the next `hydrate build` puts the previous \
+             trees back before it writes"
+        )
+    )]
+    Restore {
+        path: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+        unrestored: Utf8PathBuf,
+        restore_error: std::io::Error,
+    },
 }
 
 /// The model stage failed: an input does not parse, or its content is wrong.

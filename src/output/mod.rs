@@ -9,8 +9,13 @@
 //!                                          when one folder holds it in several namespaces)
 //! ```
 //!
-//! Only `write.rs` touches the disk.
+//! File names longer than [`MAX_FILE_NAME`] bytes are refused here, at the object, rather than
+//! by the file system halfway through writing.
+//!
+//! Only `write.rs` (with `lock.rs` and `journal.rs`) touches the disk.
 
+mod journal;
+pub mod lock;
 pub mod write;
 pub mod yaml;
 
@@ -72,6 +77,9 @@ pub fn layout(env_file: &Utf8Path, objects: &[Object]) -> Result<Tree, OutputErr
                 object.name()
             );
         }
+        if name.len() > MAX_FILE_NAME {
+            return Err(name_too_long(object, &dir, &name));
+        }
         let path = dir.join(&name);
         if let Some(first) = owners.insert(path.clone(), object.id()) {
             return Err(OutputError::Duplicate {
@@ -113,6 +121,32 @@ pub fn layout(env_file: &Utf8Path, objects: &[Object]) -> Result<Tree, OutputErr
         );
     }
     Ok(tree)
+}
+
+/// The longest file name, in bytes, that common file systems accept (ext4, XFS, Btrfs, APFS, NTFS
+/// count 255 bytes or UTF-16 units): a longer one fails with `ENAMETOOLONG` while writing, so it
+/// is an input error here instead.
+pub const MAX_FILE_NAME: usize = 255;
+
+/// A valid Kubernetes name can be 253 characters: `<kind>-<name>.yaml` then exceeds
+/// [`MAX_FILE_NAME`].
+fn name_too_long(object: &Object, dir: &Utf8Path, name: &str) -> OutputError {
+    let sources: Vec<String> = object.sources.iter().map(|s| format!("`{s}`")).collect();
+    OutputError::NameTooLong {
+        object: format!("`{}`", object.id()),
+        component: match &object.placement {
+            Placement::Flux => "flux".to_string(),
+            Placement::Component { component, .. } => component.clone(),
+        },
+        path: dir.join(name),
+        len: name.len(),
+        excess: name.len() - MAX_FILE_NAME,
+        sources: if sources.is_empty() {
+            "its component".to_string()
+        } else {
+            sources.join(", ")
+        },
+    }
 }
 
 fn kustomization(sources: &[Utf8PathBuf], resources: &[String]) -> Result<Vec<u8>, OutputError> {

@@ -4,6 +4,7 @@ mod support;
 
 mod apps;
 mod cli;
+mod crash;
 mod data;
 mod determinism;
 mod edge;
