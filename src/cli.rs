@@ -54,7 +54,7 @@ impl Command {
             Command::Diff(a) => a.jobs.jobs,
             Command::Check(a) => a.jobs.jobs,
             Command::Lock(a) => a.jobs.jobs,
-            Command::Envs | Command::Secret(_) => None,
+            Command::Envs | Command::Secret(_) | Command::FluxEntry(_) => None,
         }
     }
 }
@@ -92,6 +92,20 @@ pub enum Command {
     /// SOPS/age secrets: keygen, seal, rotate, verify (the only place hydrate decrypts).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Print the Flux Kustomization that applies `out/<env>`, for `clusters/<env>/` (the folder
+    /// `flux bootstrap --path=clusters/<env>` applies).
+    #[command(
+        after_help = "Example:\n  hydrate flux-entry prod > clusters/prod/hydrate.yaml\n  flux bootstrap github --owner=… --repository=… --path=clusters/prod"
+    )]
+    FluxEntry(FluxEntryArgs),
+}
+
+/// `hydrate flux-entry`.
+#[derive(Debug, Args)]
+pub struct FluxEntryArgs {
+    /// The environment (file stem of environments/*.yaml).
+    #[arg(value_name = "ENV")]
+    pub env: String,
 }
 
 /// `hydrate build`.

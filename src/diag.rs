@@ -78,6 +78,8 @@ codes! {
         "an IngressRoute/Ingress/Certificate/DNSEndpoint name outside `root_domain`";
     FluxSubstitution = "flux-substitution", Warning,
         "a `${…}` left in the output that Flux post-build substitution would rewrite";
+    FluxEntryMissing = "flux-entry-missing", Warning,
+        "nothing in `clusters/<env>/` points Flux at `out/<env>`";
     MissingSecret = "missing-secret", Warning,
         "a declared Secret has no sealed file (built anyway where `secrets.missing: warn`)";
     UndeclaredSecretKey = "undeclared-secret-key", Warning,

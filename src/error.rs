@@ -153,6 +153,14 @@ impl InputError {
 /// [`OutputError::Restore`], which says what is left).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum OutputError {
+    #[error("`out/{env}/flux-system/` holds Flux's bootstrap files: `out/{env}` is hydrate's alone")]
+    #[diagnostic(
+        code(hydrate::output::flux_system),
+        help(
+            "`flux bootstrap --path=out/{env}` wrote them, and every build replaces `out/{env}` whole. Bootstrap with `--path=clusters/{env}` instead: `git mv out/{env}/flux-system clusters/{env}/flux-system`, add `hydrate flux-entry {env} > clusters/{env}/hydrate.yaml`, commit, and run `flux bootstrap` again with the new path (README, \"Deploying with Flux\")"
+        )
+    )]
+    FluxBootstrapInOut { env: String },
     #[error("two objects would be written to `{path}`: {first} and {second}")]
     #[diagnostic(
         code(hydrate::output::duplicate),

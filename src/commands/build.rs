@@ -67,6 +67,11 @@ pub fn run(root: &Utf8Path, args: &BuildArgs) -> Result<Outcome, Error> {
         super::print_err("hydrate: lint errors; nothing written");
         return Ok(Outcome::Findings);
     }
+    for c in &compiled {
+        if out_root.join(&c.env).join("flux-system").exists() {
+            return Err(crate::error::OutputError::FluxBootstrapInOut { env: c.env.clone() }.into());
+        }
+    }
     // Every environment is staged before any is swapped in: all are written, or none.
     let trees: Vec<(&str, &output::Tree)> = compiled.iter().map(|c| (c.env.as_str(), &c.tree)).collect();
     let report = output::write::write_all(&lock, &trees)?;

@@ -6,6 +6,7 @@ pub mod build;
 pub mod check;
 pub mod diff;
 pub mod envs;
+pub mod flux_entry;
 pub mod lint;
 pub mod lock;
 pub mod secret;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: &Cli) -> Result<Outcome, Error> {
         Command::Check(args) => check::run(root, args),
         Command::Lock(args) => lock::run(root, args),
         Command::Secret(cmd) => secret::run(root, cmd),
+        Command::FluxEntry(args) => flux_entry::run(root, args),
     }
 }
 

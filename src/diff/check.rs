@@ -145,6 +145,9 @@ pub fn run<E: From<DiffError>>(
             Some(repo) => git::tree_at(repo, CHECK_REV, &out_dir(env)).map_err(head_err)?,
             None => git::worktree_tree(root, &out_dir(env)).map_err(DiffError::from)?,
         };
+        if committed.keys().any(|p| p.starts_with("flux-system")) {
+            return Err(DiffError::FluxBootstrapInOut { env: env.clone() }.into());
+        }
         let fresh = render(env)?;
         reports.push((env.clone(), compare(&committed, &fresh)));
     }

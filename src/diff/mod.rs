@@ -43,6 +43,18 @@ pub enum DiffError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Git(#[from] GitError),
+    /// Flux's bootstrap files sit in `out/<env>`, which every build replaces.
+    #[error("`out/{env}/flux-system/` holds Flux's bootstrap files: `out/{env}` is hydrate's alone")]
+    #[diagnostic(
+        code(hydrate::diff::flux_system),
+        help(
+            "bootstrap with `--path=clusters/{env}` instead: `git mv out/{env}/flux-system clusters/{env}/flux-system`, add `hydrate flux-entry {env} > clusters/{env}/hydrate.yaml`, commit, and run `flux bootstrap` again with the new path (README, \"Deploying with Flux\")"
+        )
+    )]
+    FluxBootstrapInOut {
+        /// The environment.
+        env: String,
+    },
     /// The project has no commit to compare with.
     #[error("cannot read the committed `out/`: {reason}")]
     #[diagnostic(

@@ -13,6 +13,7 @@
 
 pub mod allow;
 pub mod credential_in_values;
+pub mod flux_entry;
 pub mod flux_substitution;
 pub mod host_outside_domain;
 pub mod no_bitnami;
@@ -47,6 +48,7 @@ pub const RULES: &[Rule] = &[
     unpinned_image::RULE,
     host_outside_domain::RULE,
     flux_substitution::RULE,
+    flux_entry::RULE,
 ];
 
 /// Runs every rule over `model` and `objects`, adds the `warnings` of the earlier stages,
@@ -442,6 +444,7 @@ mod tests {
         ];
         let got: Vec<String> = check(&model, &objects, Vec::new())
             .iter()
+            .filter(|d| d.code != Code::FluxEntryMissing)
             .map(|d| {
                 format!(
                     "{} {} {} {}",

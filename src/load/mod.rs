@@ -65,6 +65,9 @@ pub struct Inputs {
     pub lock: Option<SourceFile>,
     /// `.sops.yaml`, if present: who each environment's secrets must be encrypted for.
     pub sops_policy: Option<SourceFile>,
+    /// `clusters/**`: what `flux bootstrap --path=clusters/<env>` applies (hydrate reads it to
+    /// check that Flux reaches `out/<env>`; it never writes there). Path → text.
+    pub clusters: BTreeMap<Utf8PathBuf, String>,
 }
 
 impl Inputs {
@@ -111,6 +114,11 @@ pub fn load(root: &Utf8Path) -> Result<Inputs, LoadError> {
         components.extend(load_components(&reader, origin)?);
     }
     let secrets = reader.read_tree(Utf8Path::new("secrets"))?;
+    let clusters = reader
+        .read_tree(Utf8Path::new("clusters"))?
+        .into_iter()
+        .filter_map(|(path, bytes)| String::from_utf8(bytes).ok().map(|text| (path, text)))
+        .collect();
     let lock = reader.read_optional(Utf8Path::new(crate::lock::LOCK_FILE))?;
     let sops_policy = reader.read_optional(Utf8Path::new(".sops.yaml"))?;
     Ok(Inputs {
@@ -120,6 +128,7 @@ pub fn load(root: &Utf8Path) -> Result<Inputs, LoadError> {
         secrets,
         lock,
         sops_policy,
+        clusters,
     })
 }
 

@@ -36,6 +36,8 @@ pub struct Model {
     pub lock: crate::lock::Lock,
     /// `.sops.yaml`, if present (the `sops-verify` lint checks recipients against it).
     pub sops_policy: Option<SourceFile>,
+    /// `clusters/<env>/**` of this environment: path → text (Flux's entry point).
+    pub clusters: BTreeMap<Utf8PathBuf, String>,
 }
 
 /// An environment file, parsed and interpolated.

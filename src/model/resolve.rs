@@ -82,6 +82,12 @@ pub fn resolve(inputs: &Inputs, env_name: &str) -> Result<Model, ResolveError> {
         secrets,
         lock,
         sops_policy: inputs.sops_policy.clone(),
+        clusters: inputs
+            .clusters
+            .iter()
+            .filter(|(path, _)| path.starts_with(Utf8PathBuf::from(format!("clusters/{env_name}"))))
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect(),
     };
     validate(&model)?;
     Ok(model)

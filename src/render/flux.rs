@@ -69,3 +69,29 @@ fn kustomization(model: &Model, layer: Layer, previous: Option<Layer>) -> Value 
         "spec": spec,
     })
 }
+
+/// The one object Flux needs to reach `out/<env>`: a Kustomization applying `./out/<env>` (the
+/// layers' Kustomizations) from the bootstrap GitRepository. It belongs in `clusters/<env>/`,
+/// the folder `flux bootstrap --path=clusters/<env>` applies; `hydrate flux-entry <env>` prints it.
+pub fn entry(model: &Model) -> Value {
+    let flux = &model.env.spec.flux;
+    json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": { "name": format!("{}hydrate", flux.prefix), "namespace": flux.namespace },
+        "spec": {
+            "interval": INTERVAL,
+            "retryInterval": "2m",
+            "timeout": TIMEOUT,
+            "path": entry_path(&model.env.name),
+            "prune": true,
+            "wait": true,
+            "sourceRef": { "kind": "GitRepository", "name": flux.name, "namespace": flux.namespace },
+        },
+    })
+}
+
+/// `./out/<env>`.
+pub fn entry_path(env: &str) -> String {
+    format!("./out/{env}")
+}

@@ -386,6 +386,7 @@ mod tests {
             secrets: BTreeMap::new(),
             lock: None,
             sops_policy: None,
+            clusters: BTreeMap::new(),
         }
     }
 

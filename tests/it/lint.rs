@@ -9,6 +9,8 @@ use camino::Utf8PathBuf;
 use crate::support::{hydrate, read_tree, repo_root, transcript};
 
 const ENV: &str = "root_domain: example.org\ncluster: {provider: local}\n";
+const ENTRY: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: hydrate, namespace: flux-system}\n\
+                     spec: {interval: 10m, path: ./out/x, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}\n";
 
 /// Writes `files` (plus `environments/x.yaml` unless given) into a temp repository.
 fn repo(files: &[(&str, &str)]) -> (tempfile::TempDir, Utf8PathBuf) {
@@ -18,6 +20,8 @@ fn repo(files: &[(&str, &str)]) -> (tempfile::TempDir, Utf8PathBuf) {
     if !files.iter().any(|(p, _)| *p == "environments/x.yaml") {
         all.push(("environments/x.yaml", ENV));
     }
+    // Flux's entry point, so that `flux-entry-missing` does not show in every case.
+    all.push(("clusters/x/hydrate.yaml", ENTRY));
     for (path, text) in all {
         let path = root.join(path);
         fs_err::create_dir_all(path.parent().expect("has a parent")).expect("create dir");

@@ -4,6 +4,7 @@ mod support;
 
 mod apps;
 mod cli;
+mod cluster;
 mod crash;
 mod data;
 mod determinism;
