@@ -18,6 +18,7 @@ pub mod host_outside_domain;
 pub mod no_bitnami;
 pub mod plaintext_secret;
 pub mod sops_verify;
+pub mod undeclared_secret;
 pub mod unpinned_chart;
 pub mod unpinned_image;
 
@@ -47,6 +48,7 @@ pub const RULES: &[Rule] = &[
     unpinned_image::RULE,
     host_outside_domain::RULE,
     flux_substitution::RULE,
+    undeclared_secret::RULE,
 ];
 
 /// Runs every rule over `model` and `objects`, adds the `warnings` of the earlier stages,
