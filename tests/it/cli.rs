@@ -77,7 +77,7 @@ fn unknown_variable_names_its_position() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("apps/shop/component.yaml:12:9: unknown variable `${rootdomain}`"),
+        stderr.contains("apps/shop/component.yaml:12:14: unknown variable `${rootdomain}`"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `${root_domain}`?"), "{stderr}");
