@@ -314,10 +314,11 @@ fn read_values(
     }
     let input = if let Some(path) = &args.from_file {
         let mut bytes = Zeroizing::new(Vec::new());
-        fs_err::File::open(path)
+        let named = Utf8PathBuf::from(shown(path)); // `~/…`, as the operator typed it
+        std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(io_err(path))?;
-        Some((format!("`--from-file {path}`"), bytes))
+            .map_err(io_err(&named))?;
+        Some((format!("`--from-file {named}`"), bytes))
     } else if args.stdin {
         let mut bytes = Zeroizing::new(Vec::new());
         session

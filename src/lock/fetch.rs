@@ -115,6 +115,9 @@ pub fn index_dir_candidates(repo: &str) -> Vec<String> {
 /// What a mirror folder holds (its first few YAML files and folders), for the error that
 /// finds no index: a mirror named otherwise shows at once.
 fn found_in_mirror(dir: &Utf8Path) -> String {
+    if !dir.is_dir() {
+        return "; there is no such folder".to_owned();
+    }
     let Ok(entries) = fs_err::read_dir(dir) else {
         return "; the folder cannot be read".to_owned();
     };

@@ -260,6 +260,8 @@ fn lock_reads_a_mirror_in_helm_layout_and_explains_the_names() {
     let tmp = camino::Utf8Path::from_path(tmp.path()).unwrap();
     let mirror = tmp.join("mirror");
     let index = "apiVersion: v1\nentries:\n  shop:\n    - name: shop\n      version: 2.3.4\n      digest: 0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100f\n      urls: [shop-2.3.4.tgz]\n";
+    let out = hydrate(&root, &["lock", "--index-dir", "../mirror"]);
+    insta::assert_snapshot!("lock_mirror_missing", transcript(&out));
     write(&mirror, "shop.index.yaml", index);
     let out = hydrate(&root, &["lock", "--index-dir", "../mirror"]);
     insta::assert_snapshot!("lock_mirror_named_otherwise", transcript(&out));
