@@ -185,3 +185,22 @@ fn commands_are_read_from_sh_blocks_with_their_exit_codes() {
         ]
     );
 }
+
+/// `docs/lint.md` (a duplicate of `docs/lints.md`) is gone: nothing may link to it (issue 13,
+/// item 8).
+#[test]
+fn nothing_links_to_the_removed_lint_doc() {
+    let root = repo_root();
+    let mut files = vec![root.join("README.md")];
+    for entry in fs_err::read_dir(root.join("docs")).expect("docs/") {
+        files.push(Utf8PathBuf::from_path_buf(entry.expect("an entry").path()).expect("UTF-8"));
+    }
+    assert!(!root.join("docs/lint.md").exists());
+    for file in files {
+        let text = fs_err::read_to_string(&file).expect("readable");
+        assert!(
+            !text.replace("lints.md", "").contains("lint.md"),
+            "{file} links to docs/lint.md"
+        );
+    }
+}
