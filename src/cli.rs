@@ -11,7 +11,7 @@ pub const MAX_JOBS: usize = 256;
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success, no findings, no differences
-  1  lint findings (nothing written), differences, a stale lock
+  1  lint findings (nothing written), differences, a stale lock, secret findings
   2  error: bad input, bad usage, I/O
 
 Examples:
