@@ -11,7 +11,7 @@ pub const MAX_JOBS: usize = 256;
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success, no findings, no differences
-  1  lint findings (nothing written), differences, a stale lock
+  1  lint findings (nothing written), differences, a stale lock, secret findings
   2  error: bad input, bad usage, I/O
 
 Examples:
@@ -21,9 +21,12 @@ Examples:
   hydrate lint                   check every environment against the lint rules
   hydrate lint prod --format json
   hydrate envs                   list environments and their components
-  hydrate diff prod --base HEAD  what a render would change, object by object
-  hydrate check --all            exit 1 when the committed out/ is stale
-  hydrate --root ../infra build dev";
+  hydrate diff prod              what a render changes against out/prod as committed at HEAD
+  hydrate diff prod --worktree   ... against the files in out/prod on disk
+  hydrate check                  exit 1 when out/ as committed at HEAD is stale (CI)
+  hydrate --root ../infra build dev
+  hydrate completions bash       shell completions (bash, zsh, fish, elvish, powershell)
+  hydrate man                    the man page (roff)";
 
 /// hydrate: a static GitOps manifest compiler. Turns environments/, platform/ and apps/ into a
 /// fully hydrated, Flux-ready out/<env>/.
@@ -54,7 +57,11 @@ impl Command {
             Command::Diff(a) => a.jobs.jobs,
             Command::Check(a) => a.jobs.jobs,
             Command::Lock(a) => a.jobs.jobs,
-            Command::Envs | Command::Secret(_) | Command::FluxEntry(_) => None,
+            Command::Envs(_)
+            | Command::Secret(_)
+            | Command::FluxEntry(_)
+            | Command::Completions(_)
+            | Command::Man(_) => None,
         }
     }
 }
@@ -74,22 +81,26 @@ pub enum Command {
     )]
     Lint(LintArgs),
     /// List environments and their components.
-    Envs,
-    /// Compare a fresh render with `out/<env>` as committed at a revision (or the working tree),
-    /// object by object; secrets are never shown.
+    #[command(after_help = "Examples:\n  hydrate envs\n  hydrate envs --format json")]
+    Envs(EnvsArgs),
+    /// Compare a fresh render with `out/<env>` as committed at `HEAD` (or `--base REF`, or the
+    /// files on disk with `--worktree`), object by object; secrets are never shown.
     #[command(
-        after_help = "Examples:\n  hydrate diff prod\n  hydrate diff --all --base origin/main --format markdown"
+        after_help = "Examples:\n  hydrate diff prod                 against out/prod as committed at HEAD\n  hydrate diff prod --worktree      against the files in out/prod on disk\n  hydrate diff --all --base origin/main --format markdown"
     )]
     Diff(DiffArgs),
-    /// CI gate: fail when the committed `out/` differs from a fresh render.
-    #[command(after_help = "Examples:\n  hydrate check --all\n  hydrate check prod --worktree")]
+    /// CI gate: fail when `out/` as committed at `HEAD` (or on disk, with `--worktree`) differs
+    /// from a fresh render.
+    #[command(
+        after_help = "Examples:\n  hydrate check                     every environment, against HEAD\n  hydrate check prod --worktree     against the files on disk (before committing)"
+    )]
     Check(CheckArgs),
     /// Resolve chart version constraints into `hydrate.lock` (the only command that uses the network).
     #[command(
         after_help = "Examples:\n  hydrate lock\n  hydrate lock --update traefik\n  hydrate lock --check\n  hydrate lock --download"
     )]
     Lock(LockArgs),
-    /// SOPS/age secrets: keygen, seal, rotate, verify (the only place hydrate decrypts).
+    /// SOPS/age secrets: keygen, seal, reseal, rotate, verify (the only place hydrate decrypts).
     #[command(subcommand)]
     Secret(SecretCommand),
     /// Print the Flux Kustomization that applies `out/<env>`, for `clusters/<env>/` (the folder
@@ -98,6 +109,14 @@ pub enum Command {
         after_help = "Example:\n  hydrate flux-entry prod > clusters/prod/hydrate.yaml\n  flux bootstrap github --owner=… --repository=… --path=clusters/prod"
     )]
     FluxEntry(FluxEntryArgs),
+    /// Print a shell completion script (generated from this command line).
+    #[command(
+        after_help = "Examples:\n  hydrate completions bash > ~/.local/share/bash-completion/completions/hydrate\n  hydrate completions zsh > ~/.zfunc/_hydrate\n  hydrate completions fish > ~/.config/fish/completions/hydrate.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a folder.
+    #[command(after_help = "Examples:\n  hydrate man | man -l -\n  hydrate man --out target/man")]
+    Man(ManArgs),
 }
 
 /// `hydrate flux-entry`.
@@ -106,6 +125,41 @@ pub struct FluxEntryArgs {
     /// The environment (file stem of environments/*.yaml).
     #[arg(value_name = "ENV")]
     pub env: String,
+}
+
+/// `hydrate completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `hydrate man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write `hydrate.1` and one `hydrate-<command>.1` per subcommand into DIR (created if
+    /// missing) instead of printing `hydrate.1`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<Utf8PathBuf>,
+}
+
+/// `hydrate envs`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EnvsArgs {
+    /// Output format: a table per environment, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Output format of `hydrate check` and `hydrate envs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for a terminal.
+    #[default]
+    Text,
+    /// One JSON document (on an error too: `{"error": …}`).
+    Json,
 }
 
 /// `hydrate build`.
@@ -134,7 +188,8 @@ pub struct LintArgs {
     /// Check every environment (the default when no ENV is named).
     #[arg(long, conflicts_with = "envs")]
     pub all: bool,
-    /// Output format: rustc-style text, or a JSON array of findings.
+    /// Output format: rustc-style text, or a JSON array of findings (on an error, a JSON object
+    /// `{"error": …}`; the exit code is still 2).
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
     #[command(flatten)]
@@ -151,22 +206,26 @@ pub enum LintFormat {
     Json,
 }
 
-/// Compare a fresh render with `out/<env>` as committed at a git revision, or on disk.
+/// Compare a fresh render with `out/<env>` as committed at a git revision (`HEAD` unless
+/// `--base` says otherwise), or with the files on disk (`--worktree`), as `hydrate check` does.
 ///
 /// Exit status: 0 no differences, 1 differences, 2 error.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DiffArgs {
     /// Environments to compare (file names in `environments/`, without `.yaml`).
-    #[arg(value_name = "ENV", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(value_name = "ENV", conflicts_with = "all")]
     pub envs: Vec<String>,
     /// Compare every environment (and any `out/<name>` left without one).
     #[arg(long)]
     pub all: bool,
     /// Compare with `out/<env>` as committed at this revision (read from git, nothing checked
-    /// out); without it, with the files in `out/<env>` on disk.
-    #[arg(long, value_name = "REF")]
+    /// out). Default: `HEAD`.
+    #[arg(long, value_name = "REF", conflicts_with = "worktree")]
     pub base: Option<String>,
-    /// Output format.
+    /// Compare with the files in `out/<env>` on disk instead of a commit.
+    #[arg(long)]
+    pub worktree: bool,
+    /// Output format (`json`: on an error too, as `{"error": …}`).
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
     #[command(flatten)]
@@ -187,8 +246,9 @@ pub enum DiffFormat {
 
 /// Fail (exit status 1) when the committed `out/` differs from a fresh render.
 ///
-/// Compares with `out/<env>` as committed at `HEAD`, read from git; `--worktree` compares with
-/// the files on disk instead. Without names or `--all`, checks every environment.
+/// Compares with `out/<env>` as committed at `HEAD`, read from git (as `hydrate diff` does);
+/// `--worktree` compares with the files on disk instead. Without names or `--all`, checks every
+/// environment. When `out/` on disk is fresh but not committed, it says to commit it.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CheckArgs {
     /// Environments to check (default: all).
@@ -200,6 +260,9 @@ pub struct CheckArgs {
     /// Compare with the files in `out/` on disk instead of the commit at `HEAD`.
     #[arg(long)]
     pub worktree: bool,
+    /// Output format: text, or one JSON document (on an error too: `{"error": …}`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(flatten)]
     pub jobs: Jobs,
 }
@@ -230,8 +293,11 @@ pub struct LockArgs {
 
     /// Read repository indexes from this folder instead of the network.
     ///
-    /// A repository's file is its URL without scheme, `/` and other symbols turned into `_`,
-    /// plus `.yaml`: `https://charts.example.org/stable` → `charts.example.org_stable.yaml`.
+    /// Each repository is found in one of two layouts, named after its URL without the scheme:
+    /// `DIR/charts.example.org_stable.yaml` (`/` and other symbols turned into `_`), or Helm's
+    /// own layout, a folder holding `index.yaml`: `DIR/charts_example_org_stable/index.yaml`
+    /// (`.` turned into `_` too) or `DIR/charts.example.org_stable/index.yaml`, for
+    /// `https://charts.example.org/stable`.
     #[arg(long, value_name = "DIR")]
     pub index_dir: Option<Utf8PathBuf>,
 
@@ -252,8 +318,16 @@ pub enum SecretCommand {
     /// Generate an age X25519 identity and print its recipient (`age1…`).
     Keygen(KeygenArgs),
     /// Encrypt a Kubernetes Secret to `secrets/<env>/<component>/<name>.sops.yaml` for the
-    /// environment's recipients in `.sops.yaml`.
+    /// environment's recipients in `.sops.yaml`. The Secret and its keys must be declared in the
+    /// component's `secrets`.
     Seal(SealArgs),
+    /// Seal every Secret an environment's components declare, from a folder of values you
+    /// provide, for the current `.sops.yaml` recipients; lists what had no value. For taking a
+    /// repository over with your own keys.
+    #[command(
+        after_help = "Values: DIR/<component>/<name>.env holds KEY=VALUE lines (`#` comments and blank lines skipped),\nDIR/<component>/<name>/<KEY> holds one value each (bytes as they are). Plaintext is read into\nmemory only; nothing but the sealed files is written, and no value is printed.\n\nExamples:\n  hydrate secret reseal prod --from-dir ~/prod-values\n  hydrate secret reseal prod --from-dir ~/prod-values --only n8n --dry-run"
+    )]
+    Reseal(ResealArgs),
     /// Re-wrap the data key of every secret for its environment's current recipients.
     Rotate(RotateArgs),
     /// Check every secret: parses, has a MAC, exactly the environment's recipients, no plaintext
@@ -303,6 +377,24 @@ pub struct SealArgs {
     /// Replace an existing sealed file (seal always writes the whole Secret).
     #[arg(long)]
     pub force: bool,
+}
+
+/// `hydrate secret reseal`.
+#[derive(Debug, Clone, Args)]
+pub struct ResealArgs {
+    /// The environment whose declared Secrets are sealed.
+    pub env: String,
+    /// The folder of values: `<component>/<name>.env` (`KEY=VALUE` lines) or
+    /// `<component>/<name>/<KEY>` (one file per value).
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: Utf8PathBuf,
+    /// Only these components (default: every component of the environment that declares
+    /// Secrets).
+    #[arg(long, value_name = "COMPONENT", num_args = 1..)]
+    pub only: Vec<String>,
+    /// Report what would be sealed and what is missing; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `hydrate secret rotate`.

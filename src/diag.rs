@@ -84,6 +84,8 @@ codes! {
         "a declared Secret has no sealed file (built anyway where `secrets.missing: warn`)";
     UndeclaredSecretKey = "undeclared-secret-key", Warning,
         "a sealed Secret holds a key its component does not declare";
+    UndeclaredSecret = "undeclared-secret", Warning,
+        "a sealed file under `secrets/<env>/<component>/` that no component of the environment declares";
     IngressTargetMissing = "ingress-target-missing", Warning,
         "external-dns is on but nothing tells it where the hosts point";
     DkimKeyMissing = "dkim-key-missing", Warning,

@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = <hydrate::cli::Cli as clap::Parser>::parse(); // clap exits 2 on bad usage
+    let cli = hydrate::commands::parse_args(); // clap exits 2 on bad usage
     match hydrate::run(&cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("{}", hydrate::diag::render_top(&err));
+            hydrate::commands::report_error(&cli, &err); // stderr, and stdout JSON when asked
             ExitCode::from(2)
         }
     }

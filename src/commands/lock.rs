@@ -11,6 +11,18 @@ use crate::{Outcome, model};
 
 /// Exit 0 when the lock is in order, 1 on a finding (stale entry, changed digest…).
 pub fn run(root: &Utf8Path, args: &LockArgs) -> Result<Outcome, Error> {
+    if let Some(dir) = &args.index_dir
+        && !dir.is_dir()
+    {
+        return Err(Error::Usage(
+            format!("the mirror `{dir}` (`--index-dir`) is not a folder"),
+            Some(
+                "give the folder holding the index of each repository: `<dir>/charts_jetstack_io/index.yaml` \
+                 (Helm's layout) or `<dir>/charts.jetstack.io.yaml` for `https://charts.jetstack.io`"
+                    .to_string(),
+            ),
+        ));
+    }
     let inputs = super::load_root(root)?;
     let requests = chart_requests(&inputs)?;
     let defaults = Options::default();

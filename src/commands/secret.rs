@@ -9,15 +9,16 @@ use camino::{Utf8Path, Utf8PathBuf};
 use zeroize::Zeroizing;
 
 use crate::Outcome;
-use crate::cli::{KeygenArgs, RotateArgs, SealArgs, SecretCommand, VerifyArgs};
+use crate::cli::{KeygenArgs, ResealArgs, RotateArgs, SealArgs, SecretCommand, VerifyArgs};
 use crate::error::Error;
 use crate::secrets::policy::POLICY_FILE;
 use crate::secrets::repo::{
-    check_data_key, check_dns_label, check_dns_name, check_segment, component_namespace, io_err,
-    is_ignorable, list_secret_files, load_policy, policy_error, rotate_one, seal_error, secret_path,
-    verify_repo, write_atomic, write_identity,
+    Declared, check_data_key, check_dns_label, check_dns_name, check_segment, component_in_env,
+    create_private_parents, io_err, is_ignorable, list_secret_files, load_policy, policy_error, rotate_one,
+    seal_error, secret_path, verify_repo, write_atomic, write_identity,
 };
 use crate::secrets::seal::{self, SecretSpec};
+use crate::secrets::verify::SecretFinding;
 use crate::secrets::{AgeIdentities, SecretsError, age_keys, crypto};
 
 /// What a command may use from its surroundings; tests pass their own.
@@ -41,7 +42,7 @@ pub struct Session<'a> {
 /// See [`SecretsError`]; the caller prints it and exits 2.
 pub fn run(root: &Utf8Path, cmd: &SecretCommand) -> Result<Outcome, Error> {
     let now_unix = match cmd {
-        SecretCommand::Seal(_) | SecretCommand::Rotate(_) => current_unix_time(),
+        SecretCommand::Seal(_) | SecretCommand::Reseal(_) | SecretCommand::Rotate(_) => current_unix_time(),
         SecretCommand::Keygen(_) | SecretCommand::Verify(_) => 0,
     };
     let sops_age_key_file = std::env::var("SOPS_AGE_KEY_FILE")
@@ -81,6 +82,7 @@ pub fn run_with(
     let findings = match cmd {
         SecretCommand::Keygen(args) => keygen(args, session)?,
         SecretCommand::Seal(args) => seal_cmd(root, args, session)?,
+        SecretCommand::Reseal(args) => reseal_cmd(root, args, session)?,
         SecretCommand::Rotate(args) => rotate_cmd(root, args, session)?,
         SecretCommand::Verify(args) => verify_cmd(root, args, session)?,
     };
@@ -100,12 +102,21 @@ fn keygen(args: &KeygenArgs, session: &mut Session<'_>) -> Result<bool, SecretsE
     let key = age_keys::generate();
     match &args.out {
         Some(path) => {
+            // The README's first step names `~/.config/hydrate/…`, missing on a fresh machine.
+            let created = create_private_parents(path)?;
             write_identity(path, &key.file_text)?;
             say(session.stdout, &format!("{}\n", key.recipient));
+            for dir in &created {
+                say(
+                    session.stderr,
+                    &format!("created folder `{}` (mode 0700)\n", shown(dir)),
+                );
+            }
             say(
                 session.stderr,
                 &format!(
-                    "wrote identity `{path}` (mode 0600); add the recipient above to the environment's rule in `{POLICY_FILE}`\n"
+                    "wrote identity `{}` (mode 0600); add the recipient above to the environment's rule in `{POLICY_FILE}`\n",
+                    shown(path)
                 ),
             );
         }
@@ -117,6 +128,15 @@ fn keygen(args: &KeygenArgs, session: &mut Session<'_>) -> Result<bool, SecretsE
     Ok(false)
 }
 
+/// A path the operator gave, as shown in messages: under the home folder as `~/…`.
+fn shown(path: &Utf8Path) -> String {
+    let home = std::env::var("HOME").ok().filter(|h| h.len() > 1);
+    match home.as_deref().and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) => format!("~/{rest}"),
+        None => path.to_string(),
+    }
+}
+
 fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Result<bool, SecretsError> {
     check_segment("environment", &args.env)?;
     check_segment("component", &args.component)?;
@@ -124,10 +144,15 @@ fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Resu
     if let Some(ns) = &args.namespace {
         check_dns_label("namespace", ns)?;
     }
-    // `hydrate build` copies the file into the component's folder and requires its namespace.
-    let namespace = match &args.namespace {
-        Some(ns) => Some(ns.clone()),
-        None => component_namespace(root, &args.env, &args.component)?,
+    // `hydrate build` copies the file into the component's folder and requires its namespace;
+    // it copies only the Secrets the component declares, with the keys it declares.
+    let declared = component_in_env(root, &args.env, &args.component)?;
+    if let Some(declared) = &declared {
+        check_declared_name(declared, &args.component, &args.name)?;
+    }
+    let namespace = match (&args.namespace, &declared) {
+        (Some(ns), _) => Some(ns.clone()),
+        (None, d) => d.as_ref().map(|d| d.namespace.clone()),
     };
     let rel = secret_path(&args.env, &args.component, &args.name);
     let target = root.join(&rel);
@@ -137,6 +162,9 @@ fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Resu
     let policy = load_policy(root)?.ok_or(SecretsError::NoPolicy)?;
     let rule = policy.recipients_for(&rel).map_err(|e| policy_error(&e))?;
     let values = read_values(args, session)?;
+    if let Some(declared) = &declared {
+        check_declared_keys(declared, &args.component, &args.name, values.keys())?;
+    }
     let spec = SecretSpec {
         name: &args.name,
         namespace: namespace.as_deref(),
@@ -162,6 +190,102 @@ fn seal_cmd(root: &Utf8Path, args: &SealArgs, session: &mut Session<'_>) -> Resu
         ),
     );
     Ok(false)
+}
+
+/// The Secret `name` must be one `component` declares (see: issue 13, `n8n-foo` sealed without a
+/// word, never copied by the build).
+fn check_declared_name(declared: &Declared, component: &str, name: &str) -> Result<(), SecretsError> {
+    if declared.secrets.iter().any(|d| d.name == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = declared.secrets.iter().map(|d| d.name.as_str()).collect();
+    Err(SecretsError::Undeclared {
+        message: format!("component `{component}` declares no Secret `{name}`"),
+        help: format!(
+            "{}declare it in `{}` under `secrets` (`- name: {name}` with its `keys`) to add it",
+            did_you_mean(name, &names, &format!("`{component}` declares")),
+            declared.file
+        ),
+    })
+}
+
+/// Every key given must be declared, and every declared key given: the build refuses a sealed
+/// Secret without a declared key, and copies none it does not declare.
+fn check_declared_keys<'k>(
+    declared: &Declared,
+    component: &str,
+    name: &str,
+    given: impl Iterator<Item = &'k String>,
+) -> Result<(), SecretsError> {
+    let decl = declared
+        .secrets
+        .iter()
+        .find(|d| d.name == name)
+        .expect("the name was checked first");
+    let keys: Vec<&str> = decl.keys.iter().map(String::as_str).collect();
+    let given: Vec<&String> = given.collect();
+    let unknown: Vec<&str> = given
+        .iter()
+        .map(|k| k.as_str())
+        .filter(|k| !keys.contains(k))
+        .collect();
+    if let Some(first) = unknown.first() {
+        let quoted: Vec<String> = unknown.iter().map(|k| format!("`{k}`")).collect();
+        return Err(SecretsError::Undeclared {
+            message: format!(
+                "Secret `{name}` of `{component}` declares no key {}",
+                quoted.join(", ")
+            ),
+            help: format!(
+                "{}add it to `keys` of `{name}` in `{}` if it is a new key",
+                did_you_mean(first, &keys, &format!("`{name}` declares")),
+                declared.file
+            ),
+        });
+    }
+    let missing: Vec<String> = keys
+        .iter()
+        .filter(|k| !given.iter().any(|g| g.as_str() == **k))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SecretsError::Undeclared {
+            message: format!(
+                "no value for {} of Secret `{name}` (seal writes the whole Secret)",
+                missing.join(", ")
+            ),
+            help: format!(
+                "give every key `{name}` declares in `{}`: {}",
+                declared.file,
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `did you mean `x`? ` (when one is close), then `<what> `a`, `b`; `.
+fn did_you_mean(name: &str, known: &[&str], what: &str) -> String {
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(name, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    let list = if known.is_empty() {
+        "nothing".to_string()
+    } else {
+        known
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("{best}{what} {list}; ")
 }
 
 /// Collects the values from `KEY=VALUE` args, `--from-file` and `--stdin`.
@@ -190,10 +314,11 @@ fn read_values(
     }
     let input = if let Some(path) = &args.from_file {
         let mut bytes = Zeroizing::new(Vec::new());
-        fs_err::File::open(path)
+        let named = Utf8PathBuf::from(shown(path)); // `~/…`, as the operator typed it
+        std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(io_err(path))?;
-        Some((format!("`--from-file {path}`"), bytes))
+            .map_err(io_err(&named))?;
+        Some((format!("`--from-file {named}`"), bytes))
     } else if args.stdin {
         let mut bytes = Zeroizing::new(Vec::new());
         session
@@ -281,7 +406,9 @@ fn verify_cmd(root: &Utf8Path, args: &VerifyArgs, session: &mut Session<'_>) -> 
             );
         }
     }
-    let findings = verify_repo(root, &args.envs, identity.as_ref())?;
+    let mut findings = verify_repo(root, &args.envs, identity.as_ref())?;
+    findings.extend(undeclared_files(root, &files));
+    findings.sort();
     for finding in &findings {
         say(session.stdout, &format!("{finding}\n"));
     }
@@ -303,6 +430,263 @@ fn verify_cmd(root: &Utf8Path, args: &VerifyArgs, session: &mut Session<'_>) -> 
     Ok(!findings.is_empty())
 }
 
+/// `hydrate secret reseal ENV --from-dir DIR`: every Secret the environment's components declare
+/// is sealed again from the operator's values, for the current recipients; a checklist names
+/// what had no value (or a value for an undeclared key), and those files are left as they were.
+/// Values live in memory only (wiped on drop); none is printed.
+fn reseal_cmd(root: &Utf8Path, args: &ResealArgs, session: &mut Session<'_>) -> Result<bool, SecretsError> {
+    check_segment("environment", &args.env)?;
+    let inputs = crate::load::load(root).map_err(|e| SecretsError::Undeclared {
+        message: format!("the repository does not load: {e}"),
+        help: "fix the inputs first (`hydrate build`), reseal reads what each component declares".to_string(),
+    })?;
+    let model = crate::model::resolve(&inputs, &args.env).map_err(|e| SecretsError::Undeclared {
+        message: format!(
+            "environment `{}` does not resolve: {}",
+            args.env,
+            crate::diag::render_error(&e)
+        ),
+        help: format!(
+            "fix it first (`hydrate build {}`): reseal reads what each component declares",
+            args.env
+        ),
+    })?;
+    for only in &args.only {
+        if model.component(only).is_none() {
+            let names: Vec<&str> = model.components.iter().map(|c| c.name.as_str()).collect();
+            return Err(SecretsError::Undeclared {
+                message: format!("environment `{}` has no enabled component `{only}`", args.env),
+                help: did_you_mean(only, &names, "enabled components:")
+                    .trim_end_matches("; ")
+                    .to_string(),
+            });
+        }
+    }
+    if !args.from_dir.is_dir() {
+        return Err(SecretsError::Undeclared {
+            message: format!("`{}` is not a folder", shown(&args.from_dir)),
+            help: "give a folder holding `<component>/<name>.env` files (`KEY=VALUE` lines) or `<component>/<name>/<KEY>` files".to_string(),
+        });
+    }
+    let policy = load_policy(root)?.ok_or(SecretsError::NoPolicy)?;
+    let lastmodified = crypto::rfc3339_utc(session.now_unix);
+    let dir = shown(&args.from_dir);
+    let (mut sealed, mut left) = (0usize, 0usize);
+    for component in &model.components {
+        if !args.only.is_empty() && !args.only.contains(&component.name) {
+            continue;
+        }
+        for decl in &component.spec.secrets {
+            let rel = secret_path(&args.env, &component.name, &decl.name);
+            let (values, source) = read_dir_values(&args.from_dir, &component.name, &decl.name)?;
+            let missing: Vec<String> = decl
+                .keys
+                .iter()
+                .filter(|k| !values.contains_key(*k))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            let extra: Vec<String> = values
+                .keys()
+                .filter(|k| !decl.keys.contains(k))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            if !missing.is_empty() || !extra.is_empty() {
+                left += 1;
+                let mut why = Vec::new();
+                if source.is_none() {
+                    why.push(format!(
+                        "no `{dir}/{c}/{n}.env` nor `{dir}/{c}/{n}/`",
+                        c = component.name,
+                        n = decl.name
+                    ));
+                } else if !missing.is_empty() {
+                    why.push(format!("no value for {}", missing.join(", ")));
+                }
+                if !extra.is_empty() {
+                    why.push(format!(
+                        "{} not declared (keys: {})",
+                        extra.join(", "),
+                        decl.keys.join(", ")
+                    ));
+                }
+                say(session.stdout, &format!("[ ] {rel}: {}\n", why.join("; ")));
+                continue;
+            }
+            let rule = policy.recipients_for(&rel).map_err(|e| policy_error(&e))?;
+            if args.dry_run {
+                sealed += 1;
+                say(
+                    session.stdout,
+                    &format!(
+                        "[x] {rel}: would seal {} for {} recipient(s)\n",
+                        decl.keys.join(", "),
+                        rule.age.len()
+                    ),
+                );
+                continue;
+            }
+            let secret_type = existing_type(root, &rel).unwrap_or_else(|| "Opaque".to_string());
+            let spec = SecretSpec {
+                name: &decl.name,
+                namespace: Some(&component.namespace),
+                secret_type: &secret_type,
+                values: &values,
+            };
+            let text = seal::seal_tree(
+                seal::secret_tree(&spec),
+                &rule.age,
+                rule.encrypted_regex_or_default(),
+                &lastmodified,
+            )
+            .map_err(|e| seal_error(&rel, e))?;
+            write_atomic(root, &rel, &text)?;
+            sealed += 1;
+            say(
+                session.stdout,
+                &format!(
+                    "[x] {rel}: sealed {} for {} recipient(s)\n",
+                    decl.keys.join(", "),
+                    rule.age.len()
+                ),
+            );
+        }
+    }
+    let verb = if args.dry_run { "would be sealed" } else { "sealed" };
+    say(
+        session.stderr,
+        &format!(
+            "reseal {}: {sealed} Secret(s) {verb}, {left} left as they were\n",
+            args.env
+        ),
+    );
+    if left > 0 {
+        say(
+            session.stderr,
+            &format!(
+                "next: put the missing values in `{dir}` (`<component>/<name>.env`: `KEY=VALUE` lines) and run the same command again; then `hydrate secret verify {}`\n",
+                args.env
+            ),
+        );
+    } else if !args.dry_run {
+        say(
+            session.stderr,
+            &format!(
+                "next: `hydrate secret verify {}`, then `hydrate build {}`\n",
+                args.env, args.env
+            ),
+        );
+    }
+    Ok(left > 0)
+}
+
+/// The values of Secret `name` of `component` in the operator's folder: `<component>/<name>.env`
+/// (`KEY=VALUE` lines), else `<component>/<name>/<KEY>` files (whole files, bytes as they are).
+/// Returns the values and which of the two was found.
+#[allow(clippy::type_complexity)]
+fn read_dir_values(
+    dir: &Utf8Path,
+    component: &str,
+    name: &str,
+) -> Result<(BTreeMap<String, Zeroizing<Vec<u8>>>, Option<Utf8PathBuf>), SecretsError> {
+    let mut values = BTreeMap::new();
+    let env_file = dir.join(component).join(format!("{name}.env"));
+    let key_dir = dir.join(component).join(name);
+    if env_file.is_file() {
+        let mut bytes = Zeroizing::new(Vec::new());
+        fs_err::File::open(&env_file)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io_err(&env_file))?;
+        let label = format!("`{}`", shown(&env_file));
+        for (key, value) in parse_value_lines(&label, &bytes)? {
+            check_data_key(&key)?;
+            if values.insert(key.clone(), value).is_some() {
+                return Err(SecretsError::DuplicateKey { key });
+            }
+        }
+        return Ok((values, Some(env_file)));
+    }
+    if key_dir.is_dir() {
+        let mut entries: Vec<Utf8PathBuf> = Vec::new();
+        for entry in fs_err::read_dir(&key_dir).map_err(io_err(&key_dir))? {
+            let entry = entry.map_err(io_err(&key_dir))?;
+            if let Ok(path) = Utf8PathBuf::from_path_buf(entry.path())
+                && path.is_file()
+                && !path.file_name().is_some_and(|n| n.starts_with('.'))
+            {
+                entries.push(path);
+            }
+        }
+        entries.sort();
+        for path in entries {
+            let key = path.file_name().unwrap_or_default().to_string();
+            check_data_key(&key)?;
+            let mut bytes = Zeroizing::new(Vec::new());
+            fs_err::File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(io_err(&path))?;
+            values.insert(key, bytes);
+        }
+        return Ok((values, Some(key_dir)));
+    }
+    Ok((values, None))
+}
+
+/// The `type` of an existing sealed file (kept in clear), so a re-seal keeps it.
+fn existing_type(root: &Utf8Path, rel: &Utf8Path) -> Option<String> {
+    let text = fs_err::read_to_string(root.join(rel)).ok()?;
+    let value: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
+    value.get("type")?.as_str().map(str::to_string)
+}
+
+/// Sealed files that no enabled component of their environment declares (`sops-undeclared`):
+/// the build never copies them. Environments whose inputs do not resolve are skipped (the build
+/// reports those).
+fn undeclared_files(root: &Utf8Path, files: &[crate::secrets::repo::SecretFile]) -> Vec<SecretFinding> {
+    let Ok(inputs) = crate::load::load(root) else {
+        return Vec::new();
+    };
+    let mut models = BTreeMap::new();
+    let mut findings = Vec::new();
+    for file in files.iter().filter(|f| f.layout_ok) {
+        let model = models
+            .entry(file.env.clone())
+            .or_insert_with(|| crate::model::resolve(&inputs, &file.env).ok());
+        let Some(model) = model else { continue };
+        let parts: Vec<&str> = file.rel.as_str().split('/').collect();
+        let (component, name) = (parts[2], parts[3].trim_end_matches(".sops.yaml"));
+        let (message, help) = match model.component(component) {
+            Some(c) if c.spec.secrets.iter().any(|d| d.name == name) => continue,
+            Some(c) => {
+                let names: Vec<&str> = c.spec.secrets.iter().map(|d| d.name.as_str()).collect();
+                (
+                    format!(
+                        "component `{component}` declares no Secret `{name}`: the build never copies this file"
+                    ),
+                    format!(
+                        "{}declare it in `{}` under `secrets`, or delete the file",
+                        did_you_mean(name, &names, &format!("`{component}` declares")),
+                        c.file.path
+                    ),
+                )
+            }
+            None => (
+                format!(
+                    "no component `{component}` is enabled in `{}`: the build never copies this file",
+                    file.env
+                ),
+                "move it to the folder of the component that declares it, or delete it".to_string(),
+            ),
+        };
+        findings.push(SecretFinding {
+            at: crate::span::Location::file(file.rel.clone()),
+            code: "sops-undeclared",
+            message,
+            help,
+        });
+    }
+    findings
+}
+
 fn rotate_cmd(root: &Utf8Path, args: &RotateArgs, session: &mut Session<'_>) -> Result<bool, SecretsError> {
     for env in &args.envs {
         check_segment("environment", env)?;
@@ -310,28 +694,59 @@ fn rotate_cmd(root: &Utf8Path, args: &RotateArgs, session: &mut Session<'_>) -> 
     let identity = load_identity(args.identity.as_ref(), session)?.ok_or(SecretsError::NoIdentity)?;
     let policy = load_policy(root)?.ok_or(SecretsError::NoPolicy)?;
     let lastmodified = crypto::rfc3339_utc(session.now_unix);
-    let mut failures = 0;
+    let (mut rotated, mut current) = (0, 0);
+    let mut failed: Vec<(Utf8PathBuf, String)> = Vec::new();
+    let mut envs_failed: Vec<String> = Vec::new();
     for file in list_secret_files(root, &args.envs)? {
         if !file.layout_ok {
             continue;
         }
         let result = rotate_one(root, &file.rel, &policy, &identity, args.rekey, &lastmodified);
         match result {
-            Ok(true) => say(session.stdout, &format!("rotated `{}`\n", file.rel)),
-            Ok(false) => say(session.stdout, &format!("up to date `{}`\n", file.rel)),
+            Ok(true) => {
+                rotated += 1;
+                say(session.stdout, &format!("rotated `{}`\n", file.rel));
+            }
+            Ok(false) => {
+                current += 1;
+                say(session.stdout, &format!("up to date `{}`\n", file.rel));
+            }
             Err(e) => {
-                failures += 1;
-                say(session.stderr, &format!("error: {e}\n"));
-                if let Some(help) = miette::Diagnostic::help(&e) {
-                    say(session.stderr, &format!("  hint: {help}\n"));
+                let reason = match &e {
+                    SecretsError::Seal { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                if !envs_failed.contains(&file.env) {
+                    envs_failed.push(file.env.clone());
                 }
+                failed.push((file.rel.clone(), reason));
             }
         }
     }
-    if failures > 0 {
-        return Err(SecretsError::RotateFailed { count: failures });
+    if failed.is_empty() {
+        return Ok(false);
     }
-    Ok(false)
+    // A partial rotation is a finding, not an error: what could be rotated was, and the rest
+    // needs its values again (typically files the identity is not a recipient of).
+    say(
+        session.stderr,
+        &format!(
+            "not rotated: {} file(s) ({rotated} rotated, {current} up to date); each left as it was:\n",
+            failed.len()
+        ),
+    );
+    for (rel, reason) in &failed {
+        say(session.stderr, &format!("  {rel}: {reason}\n"));
+    }
+    let envs = envs_failed.join(" ");
+    say(
+        session.stderr,
+        &format!(
+            "next: seal them again from their values for the current recipients: `hydrate secret reseal {} --from-dir DIR` (or `hydrate secret seal … --force` one by one), then `hydrate secret verify {envs}`\n",
+            envs_failed.first().map_or("<env>", String::as_str)
+        ),
+    );
+    Ok(true)
 }
 
 #[cfg(test)]

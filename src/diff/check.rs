@@ -50,16 +50,21 @@ pub fn compare(committed: &Tree, fresh: &Tree) -> CheckReport {
 }
 
 /// Renders the check of several environments; `orphans` are `out/<name>` folders without an
-/// environment. Ends with the commands that fix what is wrong.
-pub fn format_check(reports: &[(String, CheckReport)], orphans: &[String], against: &str) -> String {
+/// environment; `uncommitted` are the stale environments whose files on disk already match a
+/// fresh render (built, not committed). Ends with the commands that fix what is wrong.
+pub fn format_check(
+    reports: &[(String, CheckReport)],
+    orphans: &[String],
+    uncommitted: &[String],
+    against: &str,
+) -> String {
     let mut s = String::new();
-    let mut stale_envs: Vec<&str> = Vec::new();
+    let mut to_build: Vec<&str> = Vec::new();
     for (env, r) in reports {
         if r.is_clean() {
             let _ = writeln!(s, "ok     `out/{env}` matches a fresh render ({against})");
             continue;
         }
-        stale_envs.push(env);
         let _ = writeln!(
             s,
             "STALE  `out/{env}` differs from a fresh render ({against}): {} stale, {} missing, {} extra",
@@ -72,6 +77,14 @@ pub fn format_check(reports: &[(String, CheckReport)], orphans: &[String], again
                 let _ = writeln!(s, "  {label:<8} out/{env}/{p}");
             }
         }
+        if uncommitted.contains(env) {
+            let _ = writeln!(
+                s,
+                "  note: the files in `out/{env}` on disk match a fresh render: it is built, not committed"
+            );
+        } else {
+            to_build.push(env);
+        }
     }
     for name in orphans {
         let _ = writeln!(
@@ -79,16 +92,20 @@ pub fn format_check(reports: &[(String, CheckReport)], orphans: &[String], again
             "EXTRA  `out/{name}` has no environment `environments/{name}.yaml`"
         );
     }
-    if !stale_envs.is_empty() {
-        let envs = stale_envs.join(" ");
+    let mut lead = "\nfix";
+    if !to_build.is_empty() {
+        let envs = to_build.join(" ");
         let _ = writeln!(
             s,
-            "\nfix: run `hydrate build {envs}` (from a source checkout: `cargo run -- build {envs}`), then commit `out/`"
+            "{lead}: run `hydrate build {envs}` (from a source checkout: `cargo run -- build {envs}`), then commit `out/`: `git add out/ && git commit`"
         );
+        lead = "and";
+    } else if reports.iter().any(|(_, r)| !r.is_clean()) {
+        let _ = writeln!(s, "{lead}: commit `out/`: `git add out/ && git commit`");
+        lead = "and";
     }
     if !orphans.is_empty() {
         let dirs: Vec<String> = orphans.iter().map(|o| format!("out/{o}")).collect();
-        let lead = if stale_envs.is_empty() { "\nfix" } else { "and" };
         let _ = writeln!(s, "{lead}: run `git rm -r {}` and commit", dirs.join(" "));
     }
     s
@@ -101,6 +118,8 @@ pub struct CheckResult {
     pub reports: Vec<(String, CheckReport)>,
     /// `out/<name>` folders without an environment.
     pub orphans: Vec<String>,
+    /// Stale environments whose files on disk match the fresh render (built, not committed).
+    pub uncommitted: Vec<String>,
     /// What the fresh renders were compared with, for messages.
     pub against: &'static str,
 }
@@ -113,13 +132,14 @@ impl CheckResult {
 
     /// The report as text, ending with the commands that fix what is wrong.
     pub fn render(&self) -> String {
-        format_check(&self.reports, &self.orphans, self.against)
+        format_check(&self.reports, &self.orphans, &self.uncommitted, self.against)
     }
 }
 
 /// Renders each of `envs` with `render` and compares it with the committed `out/<env>` (at
 /// `HEAD`, or on disk with `worktree`). With `orphans`, `out/` folders whose name is not in
-/// `known` are listed as left over.
+/// `known` are listed as left over. An environment stale at `HEAD` whose files on disk match the
+/// render is listed in [`CheckResult::uncommitted`], so that the advice is "commit", not "build".
 pub fn run<E: From<DiffError>>(
     root: &Utf8Path,
     envs: &[String],
@@ -140,6 +160,7 @@ pub fn run<E: From<DiffError>>(
         other => DiffError::Git(other),
     };
     let mut reports = Vec::new();
+    let mut uncommitted = Vec::new();
     for env in envs {
         let committed = match &repo {
             Some(repo) => git::tree_at(repo, CHECK_REV, &out_dir(env)).map_err(head_err)?,
@@ -149,7 +170,14 @@ pub fn run<E: From<DiffError>>(
             return Err(DiffError::FluxBootstrapInOut { env: env.clone() }.into());
         }
         let fresh = render(env)?;
-        reports.push((env.clone(), compare(&committed, &fresh)));
+        let report = compare(&committed, &fresh);
+        if repo.is_some() && !report.is_clean() {
+            let on_disk = git::worktree_tree(root, &out_dir(env)).map_err(DiffError::from)?;
+            if compare(&on_disk, &fresh).is_clean() {
+                uncommitted.push(env.clone());
+            }
+        }
+        reports.push((env.clone(), report));
     }
     let orphans: Vec<String> = if orphans {
         let on_record = match &repo {
@@ -168,6 +196,7 @@ pub fn run<E: From<DiffError>>(
     Ok(CheckResult {
         reports,
         orphans,
+        uncommitted,
         against,
     })
 }
@@ -186,23 +215,38 @@ mod tests {
         assert_eq!(r.stale, ["a.yaml"]);
         assert_eq!(r.missing, ["new.yaml"]);
         assert_eq!(r.extra, ["gone.yaml"]);
-        let text = format_check(&[("prod".into(), r)], &[], "committed at `HEAD`");
+        let text = format_check(&[("prod".into(), r.clone())], &[], &[], "committed at `HEAD`");
         assert!(text.contains("  stale    out/prod/a.yaml\n"), "{text}");
-        assert!(text.trim_end().ends_with("then commit `out/`"), "{text}");
+        assert!(
+            text.trim_end()
+                .ends_with("then commit `out/`: `git add out/ && git commit`"),
+            "{text}"
+        );
         assert!(text.contains("`hydrate build prod`"), "{text}");
+        let built = format_check(
+            &[("prod".into(), r)],
+            &[],
+            &["prod".into()],
+            "committed at `HEAD`",
+        );
+        assert!(!built.contains("hydrate build"), "built already: {built}");
+        assert!(
+            built.contains("fix: commit `out/`: `git add out/ && git commit`"),
+            "{built}"
+        );
     }
 
     #[test]
     fn a_fresh_tree_is_clean() {
         let t = tree(&[("a.yaml", "1")]);
         assert!(compare(&t, &t).is_clean());
-        let text = format_check(&[("prod".into(), compare(&t, &t))], &[], "files on disk");
+        let text = format_check(&[("prod".into(), compare(&t, &t))], &[], &[], "files on disk");
         assert!(!text.contains("fix:"), "{text}");
     }
 
     #[test]
     fn orphans_get_a_removal_command() {
-        let text = format_check(&[], &["qa".into()], "committed at `HEAD`");
+        let text = format_check(&[], &["qa".into()], &[], "committed at `HEAD`");
         assert!(text.contains("`git rm -r out/qa`"), "{text}");
     }
 }

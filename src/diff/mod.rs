@@ -59,7 +59,9 @@ pub enum DiffError {
     #[error("cannot read the committed `out/`: {reason}")]
     #[diagnostic(
         code(hydrate::diff::no_commit),
-        help("commit `out/` first, or compare with the files on disk (`hydrate check --worktree`)")
+        help(
+            "commit `out/` first (`git add out/ && git commit`), or compare with the files on disk (`--worktree`)"
+        )
     )]
     NoCommit {
         /// Why.
@@ -335,6 +337,12 @@ fn object_change(old: Option<&Side<'_>>, new: Option<&Side<'_>>) -> Option<Objec
             images = objects::image_changes(&o.parsed.value, &n.parsed.value);
         }
         immutable = immutable::immutable_changes(&id, &o.parsed.value, &n.parsed.value);
+    } else if !sensitive {
+        // An added (or removed) workload brings (or takes) its images: `(none) -> image`.
+        let none = serde_json::Value::Null;
+        let o = old.map_or(&none, |s| &s.parsed.value);
+        let n = new.map_or(&none, |s| &s.parsed.value);
+        images = objects::image_changes(o, n);
     }
     let secret =
         sensitive.then(|| redact::secret_change(old.map(|s| &s.parsed.value), new.map(|s| &s.parsed.value)));
@@ -445,15 +453,22 @@ pub fn run<E: From<DiffError>>(
         Some(_) => Some(git::open(root).map_err(DiffError::from)?),
         None => None,
     };
+    // `HEAD` that does not resolve: a repository without a commit yet.
+    let rev_err = |e: GitError| match e {
+        GitError::Revision { rev, .. } if rev == "HEAD" => DiffError::NoCommit {
+            reason: "the repository has no commit yet".to_owned(),
+        },
+        other => DiffError::Git(other),
+    };
     let committed = |env: &str| -> Result<Tree, DiffError> {
         match (&repo, request.base) {
-            (Some(repo), Some(rev)) => Ok(git::tree_at(repo, rev, &out_dir(env))?),
+            (Some(repo), Some(rev)) => git::tree_at(repo, rev, &out_dir(env)).map_err(rev_err),
             _ => Ok(git::worktree_tree(root, &out_dir(env))?),
         }
     };
     let orphans: Vec<String> = if request.orphans {
         let on_record = match (&repo, request.base) {
-            (Some(repo), Some(rev)) => git::out_envs_at(repo, rev).map_err(DiffError::from)?,
+            (Some(repo), Some(rev)) => git::out_envs_at(repo, rev).map_err(rev_err)?,
             _ => git::out_envs_in_worktree(root).map_err(DiffError::from)?,
         };
         on_record.into_iter().filter(|e| !known.contains(e)).collect()

@@ -88,7 +88,8 @@ impl SecretChange {
                     parts.push(format!("{} {}", keys.join(", "), status_word(status)));
                 }
             }
-            if self.reencrypted {
+            // Keys already said to be re-encrypted say it for the file: no second "re-encrypted".
+            if self.reencrypted && !self.keys.iter().any(|k| k.status == KeyStatus::Reencrypted) {
                 parts.push("re-encrypted".to_owned());
             }
         }
@@ -284,6 +285,8 @@ mod tests {
         let text = change.describe(|s| format!("`{s}`"));
         assert!(text.contains("re-encrypted (value not comparable"), "{text}");
         assert!(!text.contains("BB=="), "{text}");
+        // See: issue 13 (item 9): "re-encrypted (...); re-encrypted" said it twice.
+        assert_eq!(text.matches("re-encrypted").count(), 1, "{text}");
     }
 
     use super::*;

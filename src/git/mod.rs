@@ -18,7 +18,7 @@ pub enum GitError {
     #[error("the project folder is not inside a git repository")]
     #[diagnostic(
         code(hydrate::git::not_a_repo),
-        help("run `git init` and commit `out/`, or compare with the working tree (omit `--base`)")
+        help("run `git init` and commit `out/`, or compare with the files on disk (`--worktree`)")
     )]
     NotARepo {
         /// What git2 reported.

@@ -19,6 +19,7 @@ pub mod host_outside_domain;
 pub mod no_bitnami;
 pub mod plaintext_secret;
 pub mod sops_verify;
+pub mod undeclared_secret;
 pub mod unpinned_chart;
 pub mod unpinned_image;
 
@@ -49,6 +50,7 @@ pub const RULES: &[Rule] = &[
     host_outside_domain::RULE,
     flux_substitution::RULE,
     flux_entry::RULE,
+    undeclared_secret::RULE,
 ];
 
 /// Runs every rule over `model` and `objects`, adds the `warnings` of the earlier stages,

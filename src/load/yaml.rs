@@ -88,14 +88,64 @@ fn yaml_error(path: &Utf8Path, text: &str, err: &serde_saphyr::Error) -> LoadErr
     // Messages name keys, never values: a value may be a secret (see `crate::redact`).
     let reason =
         crate::redact::strip_quoted_values(&strip_position_prefix(&err.without_snippet().to_string()));
+    if let Some(tab) = pos.and_then(|p| indenting_tab(text, p, &reason)) {
+        return LoadError::yaml(
+            path,
+            text,
+            Some(tab),
+            "a tab in the indentation".to_string(),
+            Some("YAML indents with spaces only: replace the tab with spaces".to_string()),
+        );
+    }
     let (reason, help) = match in_our_words(&reason) {
         Some((reason, help)) => (reason, Some(help)),
         None => {
-            let help = unknown_field_hint(&reason).or_else(|| generic_hint(&reason));
+            let help = unknown_field_hint(&reason, text, pos).or_else(|| generic_hint(&reason));
             (reason, help)
         }
     };
     LoadError::yaml(path, text, pos, reason, help)
+}
+
+/// The position of a tab in the leading whitespace of the error's line, the next one or the one
+/// before (in that order). The parser reports a tab at the start of the plain scalar it was
+/// reading (the line before), or the key after it; the tab itself is what to fix. See: issue
+/// 13 (item 7).
+fn indenting_tab(text: &str, at: Pos, reason: &str) -> Option<Pos> {
+    let lines: Vec<&str> = text.lines().collect();
+    let tab_in = |line: usize| -> Option<Pos> {
+        let l = lines.get(line.checked_sub(1)?)?;
+        let lead: String = l.chars().take_while(|c| c.is_whitespace()).collect();
+        let column = lead.chars().position(|c| c == '\t')? + 1;
+        Some(Pos { line, column })
+    };
+    // A tab on the line before matters only to errors that arise after it.
+    let before = reason.contains("tab") || reason.contains("expected key") || reason.contains("indentation");
+    tab_in(at.line)
+        .or_else(|| tab_in(at.line + 1))
+        .or_else(|| if before { tab_in(at.line - 1) } else { None })
+        .or_else(|| {
+            // The parser names the tab but not where it is: the first one from the position on.
+            reason.contains("tab").then(|| first_tab_from(text, at)).flatten()
+        })
+}
+
+/// The first tab at or after `at`.
+fn first_tab_from(text: &str, at: Pos) -> Option<Pos> {
+    for (i, line) in text.lines().enumerate().skip(at.line.saturating_sub(1)) {
+        let skip = if i + 1 == at.line {
+            at.column.saturating_sub(1)
+        } else {
+            0
+        };
+        if let Some(c) = line.chars().skip(skip).position(|c| c == '\t') {
+            return Some(Pos {
+                line: i + 1,
+                column: skip + c + 1,
+            });
+        }
+    }
+    None
 }
 
 /// Parser messages that speak of the parser's own API (`set DuplicateKeyPolicy`, `use
@@ -161,8 +211,10 @@ fn generic_hint(reason: &str) -> Option<String> {
     })
 }
 
-/// For ``unknown field `nmae`, expected one of repo, name, version`` suggests the closest key.
-fn unknown_field_hint(reason: &str) -> Option<String> {
+/// For ``unknown field `nmae`, expected one of repo, name, version`` suggests the closest key;
+/// with none close, and a sibling just above whose value is a block (`env:` then indented
+/// lines), says to indent the key under it: the usual cause is a line indented too little.
+fn unknown_field_hint(reason: &str, text: &str, pos: Option<Pos>) -> Option<String> {
     let rest = reason.strip_prefix("unknown field `")?;
     let (field, rest) = rest.split_once('`')?;
     let expected: Vec<&str> = rest
@@ -179,16 +231,52 @@ fn unknown_field_hint(reason: &str) -> Option<String> {
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, cand)| cand);
-    Some(match best {
-        Some(cand) => format!("did you mean `{cand}`? Known keys: {}", expected.join(", ")),
-        None => format!("remove `{field}`; known keys: {}", expected.join(", ")),
+    let block = pos.and_then(|p| block_sibling_above(text, p));
+    Some(match (best, block) {
+        (Some(cand), _) => format!("did you mean `{cand}`? Known keys: {}", expected.join(", ")),
+        (None, Some(parent)) => format!(
+            "if `{field}` belongs to `{parent}` above, indent it like the lines under `{parent}`; \
+             else remove it (keys here: {})",
+            expected.join(", ")
+        ),
+        (None, None) => format!("remove `{field}`; known keys: {}", expected.join(", ")),
     })
+}
+
+/// The key of the nearest sibling above `at` (same indentation) whose value is a block: its
+/// line ends after `key:` and the lines below it are indented more. `None` when there is none.
+fn block_sibling_above(text: &str, at: Pos) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent_of = |l: &str| l.chars().take_while(|c| *c == ' ').count();
+    let own = at.column.checked_sub(1)?;
+    let mut deeper = false;
+    for line in lines.get(..at.line.checked_sub(1)?)?.iter().rev() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = indent_of(line);
+        if indent > own {
+            deeper = true;
+            continue;
+        }
+        if indent < own || !deeper {
+            return None;
+        }
+        let body = trimmed.trim_start_matches("- ");
+        let body = body.split(" #").next().unwrap_or(body).trim_end();
+        let key = body.strip_suffix(':')?;
+        return (!key.is_empty() && !key.contains(": ")).then(|| key.trim_matches(['"', '\'']).to_string());
+    }
+    None
 }
 
 /// Where each node of a YAML document sits: YAML path → position (1-based line and column).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanIndex {
     positions: BTreeMap<YamlPath, Pos>,
+    /// Where each mapping key itself is written (`positions` has where its value starts).
+    keys: BTreeMap<YamlPath, Pos>,
 }
 
 impl SpanIndex {
@@ -236,11 +324,18 @@ impl SpanIndex {
                 }
             }
             Node::Map(entries) => {
-                for (key, _, value) in entries {
+                for (key, at, value) in entries {
+                    self.keys.insert(path.key(key.clone()), *at);
                     self.visit(path.key(key.clone()), value);
                 }
             }
         }
+    }
+
+    /// Position of the key that names `path` (`components.nosuch` → the `nosuch:` line), or
+    /// where its node starts when it is no mapping entry.
+    pub fn key(&self, path: &YamlPath) -> Option<Pos> {
+        self.keys.get(path).copied().or_else(|| self.find(path))
     }
 
     /// Position of the node at `path`, or of its nearest indexed ancestor.
@@ -360,6 +455,64 @@ impl SourceFile {
             pos: self.spans.find(&yaml_path.into()),
         }
     }
+
+    /// `path:line:column` of the key naming `yaml_path` (for "no such name" errors: the name
+    /// is what is wrong, not the block under it).
+    pub fn locate_key(&self, yaml_path: impl Into<YamlPath>) -> Location {
+        Location {
+            file: self.path.clone(),
+            pos: self.spans.key(&yaml_path.into()),
+        }
+    }
+
+    /// `path:line:column` of character `offset` of the string at `yaml_path`, when it is a
+    /// scalar on one line (plain, single- or double-quoted); else where the string starts.
+    pub fn locate_in_string(&self, yaml_path: impl Into<YamlPath>, offset: usize) -> Location {
+        let yaml_path = yaml_path.into();
+        let start = self.spans.exact(&yaml_path);
+        let pos = start
+            .and_then(|p| column_in_scalar(&self.text, p, offset).map(|column| Pos { line: p.line, column }))
+            .or_else(|| self.spans.find(&yaml_path));
+        Location {
+            file: self.path.clone(),
+            pos,
+        }
+    }
+}
+
+/// The 1-based column of decoded character `offset` of the scalar starting at `start`, when the
+/// scalar is on that line: plain (one source character each), single-quoted (`''` is one) or
+/// double-quoted (`\x…` escapes). `None` when it cannot be told (a block or folded scalar, a
+/// scalar over several lines).
+fn column_in_scalar(text: &str, start: Pos, offset: usize) -> Option<usize> {
+    let line = text.lines().nth(start.line.checked_sub(1)?)?;
+    let chars: Vec<char> = line.chars().skip(start.column.checked_sub(1)?).collect();
+    let (quote, mut i) = match chars.first()? {
+        '"' => (Some('"'), 1),
+        '\'' => (Some('\''), 1),
+        '|' | '>' => return None,
+        _ => (None, 0),
+    };
+    for _ in 0..offset {
+        let c = *chars.get(i)?;
+        match (quote, c) {
+            // The string ends before `offset`: it goes on on another line.
+            (Some('"'), '"') => return None,
+            (Some('\''), '\'') if chars.get(i + 1) != Some(&'\'') => return None,
+            (Some('\''), '\'') => i += 2,
+            (Some('"'), '\\') => {
+                i += match chars.get(i + 1)? {
+                    'x' => 4,
+                    'u' => 6,
+                    'U' => 10,
+                    _ => 2,
+                };
+            }
+            _ => i += 1,
+        }
+    }
+    // The position must show what the message names: a `$` in the source.
+    (chars.get(i) == Some(&'$')).then_some(start.column + i)
 }
 
 #[cfg(test)]

@@ -95,6 +95,64 @@ pub fn index_dir_file_name(repo: &str) -> String {
     format!("{name}.yaml")
 }
 
+/// Where a repository's index may sit in an `--index-dir` mirror, in the order looked for:
+/// `<name>.yaml` (see [`index_dir_file_name`]), then Helm's own layout, a folder per repository
+/// holding `index.yaml`, named `<name>` or with `.` turned into `_` too (`charts_jetstack_io`,
+/// as a `helm repo index` mirror or a fixtures tree names it), and `<that>.yaml`.
+pub fn index_dir_candidates(repo: &str) -> Vec<String> {
+    let file = index_dir_file_name(repo);
+    let name = file.trim_end_matches(".yaml");
+    let slug = name.replace('.', "_");
+    let slug = slug.trim_end_matches('_');
+    vec![
+        file.clone(),
+        format!("{name}/index.yaml"),
+        format!("{slug}/index.yaml"),
+        format!("{slug}.yaml"),
+    ]
+}
+
+/// What a mirror folder holds (its first few YAML files and folders), for the error that
+/// finds no index: a mirror named otherwise shows at once.
+fn found_in_mirror(dir: &Utf8Path) -> String {
+    if !dir.is_dir() {
+        return "; there is no such folder".to_owned();
+    }
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return "; the folder cannot be read".to_owned();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let path = e.path();
+            if path.is_dir() {
+                path.join("index.yaml")
+                    .is_file()
+                    .then(|| format!("{name}/index.yaml"))
+            } else {
+                name.ends_with(".yaml").then_some(name)
+            }
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return "; the folder holds no index file".to_owned();
+    }
+    let more = names.len().saturating_sub(4);
+    names.truncate(4);
+    let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!(
+        "; the folder holds {}{} (named otherwise: rename or link the file of this repository)",
+        list.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// An HTTP client with timeouts; proxies from the environment except for loopback hosts.
 pub(crate) struct Http {
     agent: ureq::Agent,
@@ -217,16 +275,17 @@ pub(crate) fn load_index(
     shown_dir: &str,
 ) -> Result<RepoIndex, LockError> {
     let bytes = if let Some(dir) = index_dir {
-        let file = index_dir_file_name(repo);
-        let path = dir.join(&file);
-        if !path.is_file() {
+        let candidates = index_dir_candidates(repo);
+        let Some(file) = candidates.iter().find(|c| dir.join(c).is_file()) else {
             return Err(LockError::IndexDirMissing {
                 repo: repo.to_owned(),
                 dir: shown_dir.to_owned(),
-                file,
+                file: candidates[0].clone(),
+                helm: candidates[2].clone(),
+                found: found_in_mirror(dir),
             });
-        }
-        read_file(&format!("{shown_dir}/{file}"), &path)?
+        };
+        read_file(&format!("{shown_dir}/{file}"), &dir.join(file))?
     } else {
         match kind {
             RepoKind::Http => http.get_bytes(&format!("{}/index.yaml", repo.trim_end_matches('/')))?,
@@ -312,6 +371,27 @@ mod tests {
         ] {
             assert!(!is_loopback_url(no), "{no}");
         }
+    }
+
+    #[test]
+    fn mirrors_in_helm_layout_are_looked_for_too() {
+        assert_eq!(
+            index_dir_candidates("https://charts.jetstack.io"),
+            [
+                "charts.jetstack.io.yaml",
+                "charts.jetstack.io/index.yaml",
+                "charts_jetstack_io/index.yaml",
+                "charts_jetstack_io.yaml"
+            ]
+        );
+        assert_eq!(
+            index_dir_candidates("oci://8gears.container-registry.com/library")[2],
+            "8gears_container-registry_com_library/index.yaml"
+        );
+        assert_eq!(
+            index_dir_candidates("https://kubernetes-sigs.github.io/external-dns/")[2],
+            "kubernetes-sigs_github_io_external-dns/index.yaml"
+        );
     }
 
     #[test]

@@ -480,9 +480,17 @@ pub enum LockError {
     #[error("no index for `{repo}` in the mirror `{dir}`")]
     #[diagnostic(
         code(hydrate::lock::index_dir),
-        help("save the repository's `index.yaml` as `{dir}/{file}`")
+        help(
+            "a mirror names each repository after its URL: save its `index.yaml` as `{dir}/{file}`, or in Helm's layout as `{dir}/{helm}`{found}"
+        )
     )]
-    IndexDirMissing { repo: String, dir: String, file: String },
+    IndexDirMissing {
+        repo: String,
+        dir: String,
+        file: String,
+        helm: String,
+        found: String,
+    },
 
     #[error("chart `{chart}` is not in `{repo}` (asked for by {components})")]
     #[diagnostic(code(hydrate::lock::no_chart), help("{hint}"))]

@@ -15,12 +15,21 @@ pub type Vars = BTreeMap<&'static str, String>;
 pub struct InterpolateError {
     /// YAML path of the string, e.g. `values.ingress.host`.
     pub path: YamlPath,
+    /// Character offset of the offending `$` in the string.
+    pub offset: usize,
     pub message: String,
     pub help: String,
 }
 
 /// Replaces every `${var}` in `text`; `$${` → `${`.
 pub fn interpolate_str(text: &str, vars: &Vars) -> Result<String, (String, String)> {
+    interpolate_at(text, vars).map_err(|(message, help, _)| (message, help))
+}
+
+/// [`interpolate_str`], whose error also gives the character offset of the `$` at fault (so
+/// that the message can point at the variable, not at the start of the string).
+pub fn interpolate_at(text: &str, vars: &Vars) -> Result<String, (String, String, usize)> {
+    let chars_before = |rest: &str| text[..text.len() - rest.len()].chars().count();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -34,6 +43,7 @@ pub fn interpolate_str(text: &str, vars: &Vars) -> Result<String, (String, Strin
                 return Err((
                     "unterminated `${`".to_string(),
                     "close it with `}`, or write `$${` for a literal `${`".to_string(),
+                    chars_before(tail),
                 ));
             };
             let name = &after[..end];
@@ -54,6 +64,7 @@ pub fn interpolate_str(text: &str, vars: &Vars) -> Result<String, (String, Strin
                             "{hint}known variables: {}; write `$${{` for a literal `${{`",
                             known.join(", ")
                         ),
+                        chars_before(tail),
                     ));
                 }
             }
@@ -72,8 +83,9 @@ pub fn interpolate_str(text: &str, vars: &Vars) -> Result<String, (String, Strin
 pub fn interpolate_value(value: &mut Value, vars: &Vars, path: &YamlPath) -> Result<(), InterpolateError> {
     match value {
         Value::String(s) => {
-            *s = interpolate_str(s, vars).map_err(|(message, help)| InterpolateError {
+            *s = interpolate_at(s, vars).map_err(|(message, help, offset)| InterpolateError {
                 path: path.clone(),
+                offset,
                 message,
                 help,
             })?;
@@ -129,5 +141,12 @@ mod tests {
         let mut v = serde_json::json!({"a": [{"b": "${nope}"}]});
         let err = interpolate_value(&mut v, &vars(), &"values".into()).unwrap_err();
         assert_eq!(err.path, "values.a[0].b".into());
+        let mut v = serde_json::json!("é.${env}.${nope}");
+        assert_eq!(
+            interpolate_value(&mut v, &vars(), &"x".into())
+                .unwrap_err()
+                .offset,
+            9
+        );
     }
 }

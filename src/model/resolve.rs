@@ -194,7 +194,7 @@ fn parse_component(source: &ComponentSource, envs: &[String]) -> Result<Componen
     }
     for env in spec.envs.keys() {
         if !envs.contains(env) {
-            let at = source.file.locate(YamlPath::parse("envs").key(env.clone()));
+            let at = source.file.locate_key(YamlPath::parse("envs").key(env.clone()));
             return Err(InputError::new(
                 at,
                 Some(&source.file.text),
@@ -228,7 +228,10 @@ fn check_env_overrides(env: &Env, parsed: &[(&ComponentSource, ComponentFile)]) 
     let names: Vec<&str> = parsed.iter().map(|(s, _)| s.name.as_str()).collect();
     for name in env.spec.components.keys() {
         if !names.contains(&name.as_str()) {
-            let at = env.file.locate(YamlPath::parse("components").key(name.clone()));
+            // The name is what is wrong: point at the key, not at the block under it.
+            let at = env
+                .file
+                .locate_key(YamlPath::parse("components").key(name.clone()));
             return Err(
                 InputError::new(at, Some(&env.file.text), format!("no component `{name}`"))
                     .with_help(suggest(name, names.iter().copied(), "components"))
@@ -509,9 +512,14 @@ fn interpolate_typed<T: Serialize + DeserializeOwned>(
 }
 
 fn interpolation_error(e: InterpolateError, file: &SourceFile) -> ResolveError {
-    InputError::new(file.locate(&e.path), Some(&file.text), e.message)
-        .with_help(e.help)
-        .into()
+    // At the `$` of the variable when the string is on one line (see: issue 13, item 7).
+    InputError::new(
+        file.locate_in_string(&e.path, e.offset),
+        Some(&file.text),
+        e.message,
+    )
+    .with_help(e.help)
+    .into()
 }
 
 /// A DNS-1123 label (namespaces, component names).

@@ -74,6 +74,16 @@ pub enum SecretsError {
         component: String,
     },
 
+    /// `seal` names a Secret or key its component does not declare (or leaves a declared key out).
+    #[error("{message}")]
+    #[diagnostic(code(hydrate::secrets::undeclared), help("{help}"))]
+    Undeclared {
+        /// What is wrong.
+        message: String,
+        /// The did-you-mean, what is declared, and where to declare.
+        help: String,
+    },
+
     /// `.sops.yaml` is invalid or has no usable rule.
     #[error("{}: {message}", position(file, *pos))]
     #[diagnostic(code(hydrate::secrets::policy), help("{help}"))]
@@ -203,19 +213,6 @@ pub enum SecretsError {
         message: String,
         /// The fix.
         help: String,
-    },
-
-    /// `rotate` could not rotate some files (each was reported on stderr).
-    #[error("{count} file(s) could not be rotated")]
-    #[diagnostic(
-        code(hydrate::secrets::rotate),
-        help(
-            "fix the files reported above (restore tampered ones from git), then run `hydrate secret rotate` again"
-        )
-    )]
-    RotateFailed {
-        /// How many.
-        count: usize,
     },
 }
 

@@ -28,13 +28,23 @@ pub fn secret_path(env: &str, component: &str, name: &str) -> Utf8PathBuf {
     Utf8PathBuf::from(format!("secrets/{env}/{component}/{name}.sops.yaml"))
 }
 
-/// The namespace of `component` in environment `env`. `None` when the repository's inputs do not
-/// resolve (a secrets-only checkout); an error when they do and the component is not there.
-pub fn component_namespace(
+/// What `seal` checks against: a component of an environment, its namespace and the Secrets it
+/// declares (`secrets: [{name, keys}]` in its component file).
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub namespace: String,
+    /// The component file (where a new Secret or key is declared).
+    pub file: Utf8PathBuf,
+    pub secrets: Vec<crate::model::input::SecretDecl>,
+}
+
+/// `component` of environment `env`. `None` when the repository's inputs do not resolve (a
+/// secrets-only checkout); an error when they do and the component is not enabled there.
+pub fn component_in_env(
     root: &Utf8Path,
     env: &str,
     component: &str,
-) -> Result<Option<String>, SecretsError> {
+) -> Result<Option<Declared>, SecretsError> {
     let Ok(inputs) = crate::load::load(root) else {
         return Ok(None);
     };
@@ -42,12 +52,41 @@ pub fn component_namespace(
         return Ok(None);
     };
     match model.component(component) {
-        Some(c) => Ok(Some(c.namespace.clone())),
+        Some(c) => Ok(Some(Declared {
+            namespace: c.namespace.clone(),
+            file: c.file.path.clone(),
+            secrets: c.spec.secrets.clone(),
+        })),
         None => Err(SecretsError::UnknownComponent {
             env: env.to_owned(),
             component: component.to_owned(),
         }),
     }
+}
+
+/// Creates the missing folders above `path`, outermost first, each with mode 0700 (an existing
+/// folder is never changed); returns those it created.
+pub fn create_private_parents(path: &Utf8Path) -> Result<Vec<Utf8PathBuf>, SecretsError> {
+    let mut missing = Vec::new();
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_str().is_empty() || d.exists() {
+            break;
+        }
+        missing.push(d.to_owned());
+        dir = d.parent();
+    }
+    missing.reverse();
+    for d in &missing {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(d).map_err(io_err(d))?;
+    }
+    Ok(missing)
 }
 
 /// Writes `text` to `root/rel` atomically: a temp file in the same folder, then a rename.

@@ -86,6 +86,10 @@ pub const CODES: &[(&str, &str)] = &[
         "sops-layout",
         "a file under `secrets/` is not `<env>/<component>/<name>.sops.yaml`",
     ),
+    (
+        "sops-undeclared",
+        "a sealed file that no enabled component of its environment declares",
+    ),
 ];
 
 /// A problem found while reading or decrypting a document, before it is tied to a file.

@@ -77,7 +77,7 @@ fn unknown_variable_names_its_position() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("apps/shop/component.yaml:12:9: unknown variable `${rootdomain}`"),
+        stderr.contains("apps/shop/component.yaml:12:14: unknown variable `${rootdomain}`"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `${root_domain}`?"), "{stderr}");
@@ -196,12 +196,16 @@ fn yaml_syntax_error_says_what_to_fix() {
 #[test]
 fn sealed_secret_must_hold_the_declared_keys() {
     let (_tmp, root) = copy_case("basic");
-    // `shop-db` declares `password`; seal it with another key.
+    // `shop-db` declared `user` when it was sealed; the declaration now says `password`.
+    let path = root.join("apps/shop/component.yaml");
+    let text = fs_err::read_to_string(&path).unwrap();
+    fs_err::write(&path, text.replace("keys: [password]", "keys: [user]")).unwrap();
     let out = hydrate(
         &root,
         &["secret", "seal", "prod", "shop", "shop-db", "user=x", "--force"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", transcript(&out));
+    fs_err::write(&path, text).unwrap();
     let out = hydrate(&root, &["build", "prod"]);
     assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);

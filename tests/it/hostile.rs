@@ -238,9 +238,9 @@ fn outputs_of(break_it: impl Fn(&Broken)) -> Vec<(String, String)> {
         &["build", "--all"],
         &["lint", "--all"],
         &["lint", "--all", "--format", "json"],
-        &["diff", "--all"],
-        &["diff", "--all", "--format", "markdown"],
-        &["diff", "--all", "--format", "json"],
+        &["diff", "--all", "--worktree"],
+        &["diff", "--all", "--worktree", "--format", "markdown"],
+        &["diff", "--all", "--worktree", "--format", "json"],
         &["check", "--all", "--worktree"],
     ];
     runs.iter()
@@ -346,7 +346,7 @@ fn a_value_cannot_forge_markdown() {
         "an invalid reference is a finding: {}",
         transcript(&lint)
     );
-    let out = hydrate(&b.root, &["diff", "prod", "--format", "markdown"]);
+    let out = hydrate(&b.root, &["diff", "prod", "--worktree", "--format", "markdown"]);
     let md = String::from_utf8_lossy(&out.stdout);
     for line in md.lines() {
         assert!(!line.starts_with("## Approved"), "a heading was forged:\n{md}");

@@ -827,10 +827,16 @@ fn diff_arguments_parse() {
     assert_eq!(cli.args.base.as_deref(), Some("origin/main"));
     assert_eq!(cli.args.format, Format::Markdown);
     assert!(DiffCli::try_parse_from(["hydrate", "--all"]).unwrap().args.all);
+    // A bare `diff` parses; the command then says to name an environment or pass `--all`
+    // (with the known ones), as `build` does, instead of clap's usage line without `--all`.
+    assert!(DiffCli::try_parse_from(["hydrate"]).unwrap().args.envs.is_empty());
     assert!(
-        DiffCli::try_parse_from(["hydrate"]).is_err(),
-        "an env or --all is required"
+        DiffCli::try_parse_from(["hydrate", "prod", "--worktree"])
+            .unwrap()
+            .args
+            .worktree
     );
+    assert!(DiffCli::try_parse_from(["hydrate", "prod", "--worktree", "--base", "x"]).is_err());
     assert!(DiffCli::try_parse_from(["hydrate", "--all", "prod"]).is_err());
 }
 
@@ -886,7 +892,7 @@ fn check_passes_on_a_fresh_out_and_fails_on_a_stale_one() {
         s.contains("  extra    out/prod/apps/legacy/configmap-legacy.yaml\n"),
         "{s}"
     );
-    assert!(s.trim_end().ends_with("fix: run `hydrate build prod` (from a source checkout: `cargo run -- build prod`), then commit `out/`"), "{s}");
+    assert!(s.trim_end().ends_with("fix: run `hydrate build prod` (from a source checkout: `cargo run -- build prod`), then commit `out/`: `git add out/ && git commit`"), "{s}");
 }
 
 #[test]

@@ -667,9 +667,16 @@ fn rotate_refuses_a_tampered_file_and_leaves_it() {
     repo.set_policy(&[KEY2], &[KEY2]);
     let key1_path = data_dir().join("test-key-1.agekey");
     let out = repo.run(&["rotate", "dev", "--identity", key1_path.as_str()]);
-    assert!(matches!(out.result, Err(SecretsError::RotateFailed { count: 1 })));
+    // A partial rotation is a finding (exit 1) listing each file and the next command.
+    assert_eq!(out.result.unwrap(), 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("`stringData.username` does not decrypt"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&format!("  {rel}: ")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("next: seal them again from their values for the current recipients: `hydrate secret reseal dev --from-dir DIR`"),
         "{}",
         out.stderr
     );

@@ -186,3 +186,50 @@ pub fn compile_error(root: &Utf8Path, env: &str) -> String {
         Err(e) => hydrate::diag::render_error(&e),
     }
 }
+
+/// Runs the `hydrate` binary in `dir` with a clean environment plus `vars` (e.g. `HOME`).
+pub fn hydrate_env(dir: &Utf8Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hydrate"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(vars.iter().copied())
+        .output()
+        .expect("hydrate runs")
+}
+
+/// [`transcript`] with what differs from run to run replaced: age recipients (`age1…`) and
+/// the temp folder `tmp` (`[TMP]`).
+pub fn stable_transcript(out: &Output, tmp: &Utf8Path) -> String {
+    let text = transcript(out).replace(tmp.as_str(), "[TMP]");
+    let re = regex::Regex::new("age1[0-9a-z]{58}").expect("a valid regex");
+    re.replace_all(&text, "age1[RECIPIENT]").into_owned()
+}
+
+/// Makes `root` a git repository (if it is not one) and commits everything in it, with a fixed
+/// signature and time: a "fresh clone".
+pub fn git_commit_all(root: &Utf8Path, message: &str) {
+    let repo = git2::Repository::open(root).or_else(|_| {
+        let mut opts = git2::RepositoryInitOptions::new();
+        opts.initial_head("main");
+        git2::Repository::init_opts(root, &opts)
+    });
+    let repo = repo.expect("git init");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("git add");
+    index.update_all(["*"], None).expect("git add -u");
+    index.write().expect("write index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("write tree"))
+        .expect("tree");
+    let sig = git2::Signature::new("Test", "test@example.invalid", &git2::Time::new(1_700_000_000, 0))
+        .expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .expect("git commit");
+}
